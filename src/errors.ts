@@ -1,0 +1,189 @@
+/**
+ * One error type with stable codes. Expected failures (bad DICOM, tampered ciphertext, missing
+ * key...) are VeilErrors; anything else is a bug. Codes are documented in docs/errors.md and a
+ * test keeps the two lists in step.
+ */
+
+/** How an error code maps onto the wire: HTTP status and DIMSE status (PS3.7 Annex C). */
+export interface ErrorCodeSpec {
+  /** HTTP status returned by the DICOMweb and admin API. */
+  readonly http: number;
+  /** DIMSE status returned by the DIMSE listener (0xA9xx data set mismatch, 0xC000 cannot understand...). */
+  readonly dimse: number;
+  /** One line for docs and logs; never contains patient data. */
+  readonly summary: string;
+}
+
+/** Every error code Veil raises. Add new codes here and in docs/errors.md. */
+export const ERROR_CODES = {
+  // DICOM parsing and geometry
+  VEIL_E_DICOM_NOT_DICOM: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'Input is not a DICOM Part 10 file or data set.',
+  },
+  VEIL_E_DICOM_TRUNCATED: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'DICOM input ends before an element it declares.',
+  },
+  VEIL_E_DICOM_MALFORMED: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'DICOM input breaks the encoding rules (lengths, VRs, sequence delimiters).',
+  },
+  VEIL_E_DICOM_TRANSFER_SYNTAX: {
+    http: 415,
+    dimse: 0xc000,
+    summary: 'Transfer syntax is unknown or not supported.',
+  },
+  VEIL_E_DICOM_MISSING_ATTRIBUTE: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'A required attribute (e.g. SOP Instance UID, Rows) is missing.',
+  },
+  VEIL_E_DICOM_BAD_GEOMETRY: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'Pixel geometry attributes are inconsistent or unsupported.',
+  },
+  VEIL_E_DICOM_PIXELS_SHORT: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'Pixel Data is shorter than the image geometry requires.',
+  },
+  VEIL_E_DICOM_NO_PIXELS: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'The instance has no Pixel Data to protect.',
+  },
+  VEIL_E_DICOM_CODEC: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'Compressed pixel data could not be decoded.',
+  },
+  // Pixel policy
+  VEIL_E_POLICY_REJECTED: {
+    http: 415,
+    dimse: 0xa900,
+    summary: 'The configured policy rejects this transfer syntax.',
+  },
+  // Steganography
+  VEIL_E_STEGO_CAPACITY: {
+    http: 422,
+    dimse: 0xa900,
+    summary: 'The image is too small for the stego payload.',
+  },
+  VEIL_E_STEGO_PAYLOAD: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The embedded stego payload is malformed or fails its HMAC.',
+  },
+  // Keys and cryptography
+  VEIL_E_KEY_NOT_FOUND: {
+    http: 404,
+    dimse: 0xc000,
+    summary: 'No private key for any recipient of this object.',
+  },
+  VEIL_E_KEY_INVALID: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'A key or certificate cannot be read or has the wrong type or size.',
+  },
+  VEIL_E_KEY_UNWRAP: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The wrapped data key does not decrypt with the available key.',
+  },
+  VEIL_E_KEYSTORE: {
+    http: 500,
+    dimse: 0xc000,
+    summary: 'The key store is missing, unreadable or inconsistent.',
+  },
+  VEIL_E_CMS: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'A CMS EnvelopedData structure is malformed or uses an unsupported algorithm.',
+  },
+  // Protection and reveal
+  VEIL_E_PROTECT_ALREADY_PROTECTED: {
+    http: 409,
+    dimse: 0xa900,
+    summary: 'The instance is already protected by Veil.',
+  },
+  VEIL_E_REVEAL_NOT_PROTECTED: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The object carries no Veil protection record or encrypted attributes.',
+  },
+  VEIL_E_REVEAL_FORMAT: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The protection record is malformed or of an unknown version.',
+  },
+  VEIL_E_REVEAL_PIXELS_TAMPERED: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'Encrypted pixel data failed authentication (altered or truncated).',
+  },
+  VEIL_E_REVEAL_HEADER_TAMPERED: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The protected header was altered after protection.',
+  },
+  VEIL_E_REVEAL_INSTANCE_MISMATCH: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The protection record or pixels belong to another instance.',
+  },
+  VEIL_E_REVEAL_STEGO_MISMATCH: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The hidden details do not match the restored header or pixels.',
+  },
+  // Configuration and CLI
+  VEIL_E_CONFIG_INVALID: {
+    http: 500,
+    dimse: 0xc000,
+    summary: 'The configuration is invalid; the message names the key.',
+  },
+  VEIL_E_IO: { http: 500, dimse: 0xa700, summary: 'A file could not be read or written.' },
+  VEIL_E_USAGE: { http: 400, dimse: 0xc000, summary: 'A command was called with wrong arguments.' },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The one expected-failure type. `message` is for people and never carries patient data or keys. */
+export class VeilError extends Error {
+  override readonly name = 'VeilError';
+  readonly code: ErrorCode;
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    details: Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.code = code;
+    this.details = details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_CODES[this.code].http;
+  }
+
+  get dimseStatus(): number {
+    return ERROR_CODES[this.code].dimse;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; details: Readonly<Record<string, unknown>> } {
+    return { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+/** True when `err` is a VeilError, optionally with the given code. */
+export function isVeilError(err: unknown, code?: ErrorCode): err is VeilError {
+  return err instanceof VeilError && (code === undefined || err.code === code);
+}
