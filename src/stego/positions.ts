@@ -1,0 +1,89 @@
+/**
+ * Keyed, deterministic choice of the samples that carry the payload. Part of protection format
+ * version 1: changing anything here makes archived objects unreadable.
+ */
+import { type Cipher, createCipheriv, createHmac } from 'node:crypto';
+import { VeilError } from '../errors';
+
+/** Draws are 48-bit big-endian integers from the keystream; sampleCount may not exceed this. */
+const DRAW_BYTES = 6;
+const DRAW_RANGE = 2 ** 48;
+/** Most keystream bytes produced at once, so a huge request does not allocate it all up front. */
+const MAX_CHUNK = 64 * 1024;
+
+/**
+ * Deterministic stream of distinct sample indices in [0, sampleCount) from a keyed generator:
+ * AES-256-CTR keystream under HMAC-SHA-256(key, domain label), unbiased rejection sampling of
+ * 48-bit draws, and a partial Fisher-Yates shuffle over a lazily materialised map for
+ * distinctness (fast at any fill ratio, even count = sampleCount). The first n positions are the
+ * same whatever total is asked for later.
+ */
+export function selectPositions(key: Buffer, count: number, sampleCount: number): number[] {
+  if (key.length === 0) {
+    throw new VeilError('VEIL_E_KEY_INVALID', 'The stego position key is empty.');
+  }
+  if (!Number.isSafeInteger(sampleCount) || sampleCount < 0 || sampleCount > DRAW_RANGE) {
+    throw new VeilError(
+      'VEIL_E_DICOM_BAD_GEOMETRY',
+      `Sample count ${String(sampleCount)} is outside 0..2^48.`,
+    );
+  }
+  if (!Number.isSafeInteger(count) || count < 0 || count > sampleCount) {
+    throw new VeilError(
+      'VEIL_E_STEGO_CAPACITY',
+      `Cannot choose ${String(count)} positions among ${sampleCount} samples.`,
+      { count, sampleCount },
+    );
+  }
+  const stream = new KeyStream(key, count);
+  // Virtual array a[i] = i; `moved` holds only the entries the shuffle has displaced.
+  const moved = new Map<number, number>();
+  const positions = new Array<number>(count);
+  for (let k = 0; k < count; k++) {
+    const j = k + stream.below(sampleCount - k);
+    const atJ = moved.get(j) ?? j;
+    if (j !== k) moved.set(j, moved.get(k) ?? k);
+    // Index k is never drawn again (later draws start above it), so its entry can go.
+    moved.delete(k);
+    positions[k] = atJ;
+  }
+  return positions;
+}
+
+/** AES-256-CTR keystream (zero IV: the key is single-purpose) read as 48-bit integers. */
+class KeyStream {
+  private readonly cipher: Cipher;
+  private buffer = Buffer.alloc(0);
+  private offset = 0;
+  private readonly chunk: number;
+
+  constructor(key: Buffer, expectedDraws: number) {
+    // Domain separation, and any key length becomes a 256-bit AES key.
+    const aesKey = createHmac('sha256', key).update('veil/v1/stego/positions').digest();
+    this.cipher = createCipheriv('aes-256-ctr', aesKey, Buffer.alloc(16));
+    // Room for the expected draws plus some rejections, in whole AES blocks.
+    const wanted = Math.ceil((expectedDraws * DRAW_BYTES * 1.125 + 64) / 16) * 16;
+    this.chunk = Math.min(MAX_CHUNK, wanted);
+  }
+
+  /** Uniform integer in [0, bound), 1 <= bound <= 2^48, by rejection of the biased tail. */
+  below(bound: number): number {
+    const limit = DRAW_RANGE - (DRAW_RANGE % bound);
+    for (;;) {
+      const draw = this.next48();
+      if (draw < limit) return draw % bound;
+    }
+  }
+
+  private next48(): number {
+    if (this.offset + DRAW_BYTES > this.buffer.length) {
+      // CTR is a stream: chunk boundaries do not change the bytes, only when they are made.
+      const rest = this.buffer.subarray(this.offset);
+      this.buffer = Buffer.concat([rest, this.cipher.update(Buffer.alloc(this.chunk))]);
+      this.offset = 0;
+    }
+    const draw = this.buffer.readUIntBE(this.offset, DRAW_BYTES);
+    this.offset += DRAW_BYTES;
+    return draw;
+  }
+}
