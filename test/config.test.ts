@@ -294,7 +294,7 @@ describe('config', () => {
     const rows = new Map(
       doc
         .split('\n')
-        .map((line) => /^\| `([A-Za-z.]+)` \|/.exec(line) && ([line.split('`')[1], line] as const))
+        .map((line) => /^\| `([A-Za-z.]+)` +\|/.exec(line) && ([line.split('`')[1], line] as const))
         .filter((r): r is readonly [string, string] => Boolean(r)),
     );
 
