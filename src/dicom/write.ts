@@ -1,0 +1,228 @@
+/**
+ * Writes Veil's DataSet as Explicit VR Little Endian (PS3.5 7.1.2) and Part 10 files
+ * (PS3.10 7.1). Sequences and items use undefined length with delimiters (PS3.5 7.5.2),
+ * encapsulated Pixel Data an undefined-length OB of items (PS3.5 A.4).
+ */
+import { VeilError } from '../errors';
+import {
+  DataSet,
+  bytesElement,
+  formatTag,
+  groupOf,
+  isTextVr,
+  textElement,
+  type Element,
+  type Tag,
+} from './data-set';
+import { readDataSet, VALID_VRS } from './read-data-set';
+import { Tags, TransferSyntax } from './tags';
+
+/** Implementation Class UID written into a meta that has none (a 2.25 UUID-derived UID, PS3.5 B.2). */
+export const VEIL_IMPLEMENTATION_CLASS_UID = '2.25.178143935305390349454396526744211226021';
+/** Implementation Version Name written into a meta that has none. */
+export const VEIL_IMPLEMENTATION_VERSION_NAME = 'VEIL_0_1';
+
+/** VRs with a 2-byte length field in Explicit VR (PS3.5 Table 7.1-2); all others have 4 bytes. */
+const SHORT_LENGTH_VRS = new Set(
+  'AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US'.split(' '),
+);
+const UNDEFINED_LENGTH = 0xffffffff;
+/** Values at least this long are passed by reference instead of being copied into a chunk. */
+const LARGE_VALUE = 64 * 1024;
+
+function header(tag: Tag, vr: string, length: number): Buffer {
+  const short = SHORT_LENGTH_VRS.has(vr);
+  const out = Buffer.alloc(short ? 8 : 12);
+  out.writeUInt16LE(tag >>> 16, 0);
+  out.writeUInt16LE(tag & 0xffff, 2);
+  out.write(vr, 4, 'latin1');
+  if (short) out.writeUInt16LE(length, 6);
+  else out.writeUInt32LE(length, 8);
+  return out;
+}
+
+/** Item, item delimiter and sequence delimiter headers: tag and 4-byte length, no VR (PS3.5 7.5). */
+function itemHeader(tag: Tag, length: number): Buffer {
+  const out = Buffer.alloc(8);
+  out.writeUInt16LE(tag >>> 16, 0);
+  out.writeUInt16LE(tag & 0xffff, 2);
+  out.writeUInt32LE(length, 4);
+  return out;
+}
+
+const NUL = Buffer.from([0x00]);
+const SPACE = Buffer.from([0x20]);
+
+/** Odd values are padded to even length: NUL for UI and binary VRs, a space for text (PS3.5 6.2). */
+function padFor(vr: string): Buffer {
+  return isTextVr(vr) && vr !== 'UI' ? SPACE : NUL;
+}
+
+function checkLength(tag: Tag, length: number): void {
+  if (length >= UNDEFINED_LENGTH) {
+    throw new VeilError('VEIL_E_DICOM_MALFORMED', `${formatTag(tag)} is too long to encode`);
+  }
+}
+
+function encodeSequence(tag: Tag, items: readonly DataSet[], parts: Buffer[]): void {
+  parts.push(header(tag, 'SQ', UNDEFINED_LENGTH));
+  for (const item of items) {
+    parts.push(itemHeader(Tags.Item, UNDEFINED_LENGTH));
+    encodeDataSetParts(item, parts);
+    parts.push(itemHeader(Tags.ItemDelimitationItem, 0));
+  }
+  parts.push(itemHeader(Tags.SequenceDelimitationItem, 0));
+}
+
+function encodeFragments(tag: Tag, fragments: readonly Buffer[], parts: Buffer[]): void {
+  parts.push(header(tag, 'OB', UNDEFINED_LENGTH));
+  // fragments[0] is the Basic Offset Table; an empty one is still written (PS3.5 A.4).
+  const items = fragments.length === 0 ? [Buffer.alloc(0)] : fragments;
+  for (const fragment of items) {
+    const odd = fragment.length % 2;
+    checkLength(tag, fragment.length + odd);
+    parts.push(itemHeader(Tags.Item, fragment.length + odd), fragment);
+    if (odd === 1) parts.push(NUL);
+  }
+  parts.push(itemHeader(Tags.SequenceDelimitationItem, 0));
+}
+
+function encodeElementParts(element: Element, parts: Buffer[]): void {
+  const tag = element.tag >>> 0;
+  if (element.items !== undefined) return encodeSequence(tag, element.items, parts);
+  if (element.fragments !== undefined) return encodeFragments(tag, element.fragments, parts);
+  const value = element.value ?? Buffer.alloc(0);
+  if (element.vr === 'SQ') {
+    if (value.length > 0) {
+      throw new VeilError(
+        'VEIL_E_DICOM_MALFORMED',
+        `${formatTag(tag)} is a sequence without items`,
+      );
+    }
+    return encodeSequence(tag, [], parts);
+  }
+  if (!VALID_VRS.has(element.vr)) {
+    throw new VeilError('VEIL_E_DICOM_MALFORMED', `${formatTag(tag)} has an invalid VR`);
+  }
+  const odd = value.length % 2;
+  const length = value.length + odd;
+  checkLength(tag, length);
+  // A value too long for a 2-byte length field (possible from Implicit VR input) is written as UN.
+  const vr = SHORT_LENGTH_VRS.has(element.vr) && length > 0xffff ? 'UN' : element.vr;
+  parts.push(header(tag, vr, length), value);
+  if (odd === 1) parts.push(padFor(element.vr));
+}
+
+function encodeDataSetParts(dataset: DataSet, parts: Buffer[]): void {
+  for (const tag of dataset.tags()) encodeElementParts(dataset.get(tag)!, parts);
+}
+
+/** Merges runs of small buffers into one chunk each; large values stay referenced, not copied. */
+function coalesce(parts: readonly Buffer[]): Buffer[] {
+  const chunks: Buffer[] = [];
+  let run: Buffer[] = [];
+  let runBytes = 0;
+  const flush = (): void => {
+    if (run.length === 1) chunks.push(run[0]!);
+    else if (run.length > 1) chunks.push(Buffer.concat(run, runBytes));
+    run = [];
+    runBytes = 0;
+  };
+  for (const part of parts) {
+    if (part.length === 0) continue;
+    if (part.length >= LARGE_VALUE) {
+      flush();
+      chunks.push(part);
+      continue;
+    }
+    run.push(part);
+    runBytes += part.length;
+    if (runBytes >= LARGE_VALUE) flush();
+  }
+  flush();
+  return chunks;
+}
+
+/** Explicit VR LE encoding of one element (tag, VR, length, value), as one Buffer. */
+export function encodeElement(element: Element): Buffer {
+  const parts: Buffer[] = [];
+  encodeElementParts(element, parts);
+  return Buffer.concat(parts);
+}
+
+/** Explicit VR LE encoding of a data set (no preamble/meta), as one Buffer. */
+export function encodeDataSet(dataset: DataSet): Buffer {
+  const parts: Buffer[] = [];
+  encodeDataSetParts(dataset, parts);
+  return Buffer.concat(parts);
+}
+
+/** Parses an Explicit VR LE data set with no meta (the inverse of encodeDataSet). */
+export function decodeDataSet(bytes: Buffer): DataSet {
+  return readDataSet(bytes, 0, {
+    implicit: false,
+    bigEndian: false,
+    maxSequenceDepth: 32,
+    dropGroupLengths: false,
+  });
+}
+
+/** The meta to write: the caller's elements, the new transfer syntax, and PS3.10 7.1 Type 1 elements filled in when absent. */
+function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
+  const out = meta.clone();
+  out.delete(Tags.FileMetaInformationGroupLength);
+  for (const tag of out.tags()) {
+    if (groupOf(tag) !== 0x0002) {
+      throw new VeilError(
+        'VEIL_E_DICOM_MALFORMED',
+        `File meta holds ${formatTag(tag)} outside group 0002`,
+      );
+    }
+  }
+  out.set(textElement(Tags.TransferSyntaxUID, 'UI', TransferSyntax.ExplicitVRLittleEndian));
+  const fill = (tag: Tag, element: () => Element | undefined): void => {
+    if (out.has(tag)) return;
+    const made = element();
+    if (made !== undefined) out.set(made);
+  };
+  fill(0x00020001, () => bytesElement(0x00020001, 'OB', Buffer.from([0x00, 0x01])));
+  const uid = (tag: Tag): string | undefined => dataset.string(tag);
+  fill(Tags.MediaStorageSOPClassUID, () => {
+    const value = uid(Tags.SOPClassUID);
+    return value === undefined ? undefined : textElement(Tags.MediaStorageSOPClassUID, 'UI', value);
+  });
+  fill(Tags.MediaStorageSOPInstanceUID, () => {
+    const value = uid(Tags.SOPInstanceUID);
+    return value === undefined
+      ? undefined
+      : textElement(Tags.MediaStorageSOPInstanceUID, 'UI', value);
+  });
+  fill(Tags.ImplementationClassUID, () =>
+    textElement(Tags.ImplementationClassUID, 'UI', VEIL_IMPLEMENTATION_CLASS_UID),
+  );
+  fill(Tags.ImplementationVersionName, () =>
+    textElement(Tags.ImplementationVersionName, 'SH', VEIL_IMPLEMENTATION_VERSION_NAME),
+  );
+  return out;
+}
+
+/**
+ * Encodes meta + dataset as a Part 10 file in Explicit VR Little Endian. Returns the chunks in
+ * order; large values (Pixel Data) are referenced, not copied. Sets (0002,0010) to
+ * 1.2.840.10008.1.2.1 and recomputes (0002,0000); keeps every other meta element (and fills
+ * in (0002,0001), (0002,0002), (0002,0003), (0002,0012), (0002,0013) when absent). Writes a
+ * 128-byte zero preamble + 'DICM'.
+ */
+export function writePart10(meta: DataSet, dataset: DataSet): Buffer[] {
+  const metaBody = encodeDataSet(completeMeta(meta, dataset));
+  const groupLength = Buffer.alloc(4);
+  groupLength.writeUInt32LE(metaBody.length, 0);
+  const parts: Buffer[] = [
+    Buffer.alloc(128),
+    Buffer.from('DICM', 'latin1'),
+    encodeElement(bytesElement(Tags.FileMetaInformationGroupLength, 'UL', groupLength)),
+    metaBody,
+  ];
+  encodeDataSetParts(dataset, parts);
+  return coalesce(parts);
+}
