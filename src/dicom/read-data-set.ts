@@ -26,6 +26,9 @@ export const VALID_VRS: ReadonlySet<string> = new Set(
   ),
 );
 
+/** VRs with a 4-byte length that dicom-parser 1.8.21 does not know (PS3.5 Table 7.1-1). */
+const LONG_VRS_UNKNOWN_TO_PARSER: ReadonlySet<string> = new Set(['OV', 'SV', 'UV']);
+
 interface Context extends ReadOptions {
   readonly bytes: Buffer;
   readonly parser: dicomParser.ByteArrayParser;
@@ -187,7 +190,11 @@ function convertElement(
   }
   let vr: string;
   if (implicit || el.vr === undefined) vr = implicitVr(tag, pixels);
-  else if (VALID_VRS.has(el.vr)) vr = el.vr;
+  else if (LONG_VRS_UNKNOWN_TO_PARSER.has(el.vr)) {
+    // dicom-parser 1.8 reads these 4-byte-length VRs (PS3.5 2019) with a 2-byte length, so
+    // everything after them is misread: refuse rather than return garbage.
+    throw malformed(`${formatTag(tag)} has VR ${el.vr}, which this parser cannot read`);
+  } else if (VALID_VRS.has(el.vr)) vr = el.vr;
   else
     throw malformed(`${formatTag(tag)} has an invalid VR`, {
       tag: formatTag(tag),

@@ -64,17 +64,31 @@ function checkLength(tag: Tag, length: number): void {
   }
 }
 
-function encodeSequence(tag: Tag, items: readonly DataSet[], parts: Buffer[]): void {
+/** Encoded pieces in order; `keep` holds values that must stay chunks of their own, by identity. */
+interface Parts {
+  readonly list: Buffer[];
+  readonly keep: Set<Buffer>;
+}
+
+const PIXEL_TAGS = new Set<number>([
+  Tags.PixelData,
+  Tags.FloatPixelData,
+  Tags.DoubleFloatPixelData,
+]);
+
+function encodeSequence(tag: Tag, items: readonly DataSet[], out: Parts): void {
+  const parts = out.list;
   parts.push(header(tag, 'SQ', UNDEFINED_LENGTH));
   for (const item of items) {
     parts.push(itemHeader(Tags.Item, UNDEFINED_LENGTH));
-    encodeDataSetParts(item, parts);
+    encodeDataSetParts(item, out);
     parts.push(itemHeader(Tags.ItemDelimitationItem, 0));
   }
   parts.push(itemHeader(Tags.SequenceDelimitationItem, 0));
 }
 
-function encodeFragments(tag: Tag, fragments: readonly Buffer[], parts: Buffer[]): void {
+function encodeFragments(tag: Tag, fragments: readonly Buffer[], out: Parts): void {
+  const parts = out.list;
   parts.push(header(tag, 'OB', UNDEFINED_LENGTH));
   // fragments[0] is the Basic Offset Table; an empty one is still written (PS3.5 A.4).
   const items = fragments.length === 0 ? [Buffer.alloc(0)] : fragments;
@@ -82,15 +96,16 @@ function encodeFragments(tag: Tag, fragments: readonly Buffer[], parts: Buffer[]
     const odd = fragment.length % 2;
     checkLength(tag, fragment.length + odd);
     parts.push(itemHeader(Tags.Item, fragment.length + odd), fragment);
+    out.keep.add(fragment);
     if (odd === 1) parts.push(NUL);
   }
   parts.push(itemHeader(Tags.SequenceDelimitationItem, 0));
 }
 
-function encodeElementParts(element: Element, parts: Buffer[]): void {
+function encodeElementParts(element: Element, out: Parts): void {
   const tag = element.tag >>> 0;
-  if (element.items !== undefined) return encodeSequence(tag, element.items, parts);
-  if (element.fragments !== undefined) return encodeFragments(tag, element.fragments, parts);
+  if (element.items !== undefined) return encodeSequence(tag, element.items, out);
+  if (element.fragments !== undefined) return encodeFragments(tag, element.fragments, out);
   const value = element.value ?? Buffer.alloc(0);
   if (element.vr === 'SQ') {
     if (value.length > 0) {
@@ -99,7 +114,7 @@ function encodeElementParts(element: Element, parts: Buffer[]): void {
         `${formatTag(tag)} is a sequence without items`,
       );
     }
-    return encodeSequence(tag, [], parts);
+    return encodeSequence(tag, [], out);
   }
   if (!VALID_VRS.has(element.vr)) {
     throw new VeilError('VEIL_E_DICOM_MALFORMED', `${formatTag(tag)} has an invalid VR`);
@@ -109,16 +124,24 @@ function encodeElementParts(element: Element, parts: Buffer[]): void {
   checkLength(tag, length);
   // A value too long for a 2-byte length field (possible from Implicit VR input) is written as UN.
   const vr = SHORT_LENGTH_VRS.has(element.vr) && length > 0xffff ? 'UN' : element.vr;
-  parts.push(header(tag, vr, length), value);
-  if (odd === 1) parts.push(padFor(element.vr));
+  out.list.push(header(tag, vr, length), value);
+  if (PIXEL_TAGS.has(tag)) out.keep.add(value);
+  if (odd === 1) out.list.push(padFor(element.vr));
 }
 
-function encodeDataSetParts(dataset: DataSet, parts: Buffer[]): void {
-  for (const tag of dataset.tags()) encodeElementParts(dataset.get(tag)!, parts);
+function encodeDataSetParts(dataset: DataSet, out: Parts): void {
+  for (const tag of dataset.tags()) encodeElementParts(dataset.get(tag)!, out);
 }
 
-/** Merges runs of small buffers into one chunk each; large values stay referenced, not copied. */
-function coalesce(parts: readonly Buffer[]): Buffer[] {
+function newParts(): Parts {
+  return { list: [], keep: new Set() };
+}
+
+/**
+ * Merges runs of small buffers into one chunk each; large values and the `keep` values (pixel
+ * data and fragments, any size) stay chunks of their own, referenced, not copied.
+ */
+function coalesce({ list: parts, keep }: Parts): Buffer[] {
   const chunks: Buffer[] = [];
   let run: Buffer[] = [];
   let runBytes = 0;
@@ -129,8 +152,9 @@ function coalesce(parts: readonly Buffer[]): Buffer[] {
     runBytes = 0;
   };
   for (const part of parts) {
-    if (part.length === 0) continue;
-    if (part.length >= LARGE_VALUE) {
+    const own = keep.has(part);
+    if (part.length === 0 && !own) continue;
+    if (own || part.length >= LARGE_VALUE) {
       flush();
       chunks.push(part);
       continue;
@@ -145,16 +169,16 @@ function coalesce(parts: readonly Buffer[]): Buffer[] {
 
 /** Explicit VR LE encoding of one element (tag, VR, length, value), as one Buffer. */
 export function encodeElement(element: Element): Buffer {
-  const parts: Buffer[] = [];
+  const parts = newParts();
   encodeElementParts(element, parts);
-  return Buffer.concat(parts);
+  return Buffer.concat(parts.list);
 }
 
 /** Explicit VR LE encoding of a data set (no preamble/meta), as one Buffer. */
 export function encodeDataSet(dataset: DataSet): Buffer {
-  const parts: Buffer[] = [];
+  const parts = newParts();
   encodeDataSetParts(dataset, parts);
-  return Buffer.concat(parts);
+  return Buffer.concat(parts.list);
 }
 
 /** Parses an Explicit VR LE data set with no meta (the inverse of encodeDataSet). */
@@ -208,7 +232,8 @@ function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
 
 /**
  * Encodes meta + dataset as a Part 10 file in Explicit VR Little Endian. Returns the chunks in
- * order; large values (Pixel Data) are referenced, not copied. Sets (0002,0010) to
+ * order; large values (Pixel Data) are referenced, not copied: every Pixel Data value and
+ * fragment, whatever its size, is one chunk of its own (the same Buffer object). Sets (0002,0010) to
  * 1.2.840.10008.1.2.1 and recomputes (0002,0000); keeps every other meta element (and fills
  * in (0002,0001), (0002,0002), (0002,0003), (0002,0012), (0002,0013) when absent). Writes a
  * 128-byte zero preamble + 'DICM'.
@@ -217,12 +242,13 @@ export function writePart10(meta: DataSet, dataset: DataSet): Buffer[] {
   const metaBody = encodeDataSet(completeMeta(meta, dataset));
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(metaBody.length, 0);
-  const parts: Buffer[] = [
+  const parts = newParts();
+  parts.list.push(
     Buffer.alloc(128),
     Buffer.from('DICM', 'latin1'),
     encodeElement(bytesElement(Tags.FileMetaInformationGroupLength, 'UL', groupLength)),
     metaBody,
-  ];
+  );
   encodeDataSetParts(dataset, parts);
   return coalesce(parts);
 }
