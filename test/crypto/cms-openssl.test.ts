@@ -15,7 +15,7 @@ import { testKey, type TestKey } from './key-fixtures';
 
 const CT_SMALL = '/usr/lib/python3/dist-packages/pydicom/data/test_files/CT_small.dcm';
 
-// Needs the openssl binary (OpenSSL 3) and gdcmanon (libgdcm-tools) with pydicom's test files.
+// Needs the openssl binary (OpenSSL 3), gdcmanon (libgdcm-tools), dcmodify (dcmtk) and pydicom's test files.
 describe('crypto/cms interop with OpenSSL and gdcmanon', () => {
   let dir: string;
   let alice: TestKey;
@@ -173,4 +173,49 @@ describe('crypto/cms interop with OpenSSL and gdcmanon', () => {
       'original Patient Name inside',
     );
   });
+
+  for (const keyTransport of ['rsa-pkcs1v15', 'rsa-oaep'] as KeyTransport[]) {
+    it(`gdcmanon -d re-identifies with an envelope createEnvelopedData made (${keyTransport})`, () => {
+      // Swap gdcmanon's own envelope for ours over the same Modified Attributes Sequence (dcmodify).
+      execFileSync('gdcmanon', ['-c', 'cert.pem', '-e', CT_SMALL, 'ours.dcm'], {
+        cwd: dir,
+        stdio: 'ignore',
+      });
+      const bytes = readFileSync(join(dir, 'ours.dcm'));
+      const item = dicomParser.parseDicom(new Uint8Array(bytes)).elements['x04000500']?.items?.[0]
+        ?.dataSet;
+      const encrypted = item?.elements['x04000520'];
+      assert.ok(encrypted);
+      const content = decryptEnvelopedData(
+        bytes.subarray(encrypted.dataOffset, encrypted.dataOffset + encrypted.length),
+        [alice.privateKey],
+      );
+      const ours = createEnvelopedData(content, [alice.recipient], { keyTransport });
+      // OB values have even length (PS3.5 7.1.1); gdcmanon reads the DER and ignores the pad.
+      writeFileSync(
+        join(dir, 'ours.bin'),
+        ours.length % 2 === 0 ? ours : Buffer.concat([ours, Buffer.alloc(1)]),
+      );
+      execFileSync('dcmodify', ['-nb', '-if', '(0400,0500)[0].(0400,0520)=ours.bin', 'ours.dcm'], {
+        cwd: dir,
+        stdio: 'ignore',
+      });
+      const modified = readFileSync(join(dir, 'ours.dcm'));
+      const replaced = dicomParser.parseDicom(new Uint8Array(modified)).elements['x04000500']
+        ?.items?.[0]?.dataSet?.elements['x04000520'];
+      assert.ok(replaced);
+      assert.deepEqual(
+        modified.subarray(replaced.dataOffset, replaced.dataOffset + ours.length),
+        ours,
+        'dcmodify put our envelope in place',
+      );
+      execFileSync('gdcmanon', ['-k', 'key.pem', '-d', 'ours.dcm', 'back.dcm'], {
+        cwd: dir,
+        stdio: 'ignore',
+      });
+      const back = dicomParser.parseDicom(new Uint8Array(readFileSync(join(dir, 'back.dcm'))));
+      assert.equal(back.string('x00100010'), 'CompressedSamples^CT1');
+      assert.equal(back.elements['x04000500'], undefined);
+    });
+  }
 });
