@@ -192,7 +192,7 @@ export function decodeDataSet(bytes: Buffer): DataSet {
 }
 
 /** The meta to write: the caller's elements, the new transfer syntax, and PS3.10 7.1 Type 1 elements filled in when absent. */
-function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
+function completeMeta(meta: DataSet, dataset: DataSet, transferSyntaxUID: string): DataSet {
   const out = meta.clone();
   out.delete(Tags.FileMetaInformationGroupLength);
   for (const tag of out.tags()) {
@@ -203,7 +203,7 @@ function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
       );
     }
   }
-  out.set(textElement(Tags.TransferSyntaxUID, 'UI', TransferSyntax.ExplicitVRLittleEndian));
+  out.set(textElement(Tags.TransferSyntaxUID, 'UI', transferSyntaxUID));
   const fill = (tag: Tag, element: () => Element | undefined): void => {
     if (out.has(tag)) return;
     const made = element();
@@ -230,6 +230,15 @@ function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
   return out;
 }
 
+/** Options of writePart10. */
+export interface WritePart10Options {
+  /**
+   * Transfer syntax named in the meta. The data set is always encoded Explicit VR Little Endian;
+   * name an encapsulated syntax only when Pixel Data holds that syntax's fragments.
+   */
+  transferSyntaxUID?: string;
+}
+
 /**
  * Encodes meta + dataset as a Part 10 file in Explicit VR Little Endian. Returns the chunks in
  * order; large values (Pixel Data) are referenced, not copied: every Pixel Data value and
@@ -238,8 +247,13 @@ function completeMeta(meta: DataSet, dataset: DataSet): DataSet {
  * in (0002,0001), (0002,0002), (0002,0003), (0002,0012), (0002,0013) when absent). Writes a
  * 128-byte zero preamble + 'DICM'.
  */
-export function writePart10(meta: DataSet, dataset: DataSet): Buffer[] {
-  const metaBody = encodeDataSet(completeMeta(meta, dataset));
+export function writePart10(
+  meta: DataSet,
+  dataset: DataSet,
+  options: WritePart10Options = {},
+): Buffer[] {
+  const syntax = options.transferSyntaxUID ?? TransferSyntax.ExplicitVRLittleEndian;
+  const metaBody = encodeDataSet(completeMeta(meta, dataset, syntax));
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(metaBody.length, 0);
   const parts = newParts();

@@ -1,0 +1,60 @@
+/** File and folder walking for the batch commands: a file maps to a file, a folder to a mirrored folder. */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VeilError } from '../errors';
+
+export interface Job {
+  input: string;
+  output: string;
+}
+
+/** Lists the (input, output) pairs for IN and OUT: one pair for a file, every file below a folder otherwise. */
+export async function planJobs(
+  input: string,
+  output: string,
+): Promise<{ jobs: Job[]; folder: boolean }> {
+  const stat = await fs.stat(input).catch((err: NodeJS.ErrnoException) => {
+    throw new VeilError('VEIL_E_USAGE', `Cannot read ${input}: ${err.code ?? 'error'}.`);
+  });
+  if (!stat.isDirectory()) {
+    const out = (await isDirectory(output)) ? path.join(output, path.basename(input)) : output;
+    return { jobs: [{ input, output: out }], folder: false };
+  }
+  const jobs: Job[] = [];
+  for (const rel of await walk(input, ''))
+    jobs.push({ input: path.join(input, rel), output: path.join(output, rel) });
+  return { jobs, folder: true };
+}
+
+async function isDirectory(p: string): Promise<boolean> {
+  try {
+    return (await fs.stat(p)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function walk(root: string, rel: string): Promise<string[]> {
+  const entries = await fs.readdir(path.join(root, rel), { withFileTypes: true });
+  const files: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const child = path.join(rel, entry.name);
+    if (entry.isDirectory()) files.push(...(await walk(root, child)));
+    else if (entry.isFile()) files.push(child);
+  }
+  return files;
+}
+
+/** Writes a file atomically: temp file, fsync, rename; parent folders created. */
+export async function writeFileAtomic(file: string, data: Buffer): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  const handle = await fs.open(temp, 'w', 0o600);
+  try {
+    await handle.writeFile(data);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await fs.rename(temp, file);
+}

@@ -1,0 +1,263 @@
+/**
+ * reveal(): a protected object in, the original instance out, verified: header MAC, pixel GCM
+ * tags, stego payload HMAC, restored-pixel digest and the hidden patient details against the
+ * restored header. Any mismatch is a VeilError naming what failed; wrong pixels never leave.
+ */
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { type DataSet, Tags, parsePart10, tagOfKeyword, writePart10 } from '../dicom';
+import { type PrivateKey, decryptInPlace, openBytes, unwrapDataKey } from '../crypto';
+import { VeilError, isVeilError } from '../errors';
+import { extractPayload, restorePayloadBits, sampleLayout } from '../stego';
+import { assemble } from './assemble';
+import { decryptModifiedAttributes, reidentifyAttributesOnly } from './header';
+import { headerDigest } from './header-digest';
+import { instanceKeys, pixelAad, wrappedKeyId } from './keys';
+import type { RevealOptions, RevealReport } from './options';
+import { geometryKey, protectedRegions } from './pixel-plan';
+import { PrivateElement, findVeilBlock, veilBlockTags, veilTag } from './private-block';
+import { type ProtectionRecord, canonicalCore, decodeRecord } from './record';
+import { ivOf, trimPadding } from './protect';
+import { reidentify } from './confidentiality-profile';
+
+export interface RevealResult {
+  /** The original instance (Explicit VR Little Endian, or its compressed syntax for opaque fragments). */
+  bytes: Buffer;
+  report: RevealReport;
+}
+
+/** Reveals one protected object. */
+export function reveal(input: Buffer, options: RevealOptions): RevealResult {
+  const parsed = parsePart10(input);
+  const { meta, dataset } = parsed;
+  const block = findVeilBlock(dataset);
+  if (block === undefined) {
+    if (!dataset.has(Tags.EncryptedAttributesSequence)) {
+      throw new VeilError(
+        'VEIL_E_REVEAL_NOT_PROTECTED',
+        'The object carries no Veil protection record or encrypted attributes.',
+      );
+    }
+    const restored = reidentifyAttributesOnly(
+      dataset,
+      decryptModifiedAttributes(dataset, options.privateKeys),
+    );
+    const pixel = dataset.get(Tags.PixelData);
+    return {
+      bytes: assemble(
+        writePart10(meta, dataset, {
+          transferSyntaxUID: outputSyntax(parsed.transferSyntaxUID, !!pixel?.fragments),
+        }),
+        [],
+      ).bytes,
+      report: {
+        kind: 'attributes-only',
+        pixelMode: 'clear',
+        stego: { outcome: 'none', verified: false, fieldsChecked: 0 },
+        header: { reidentified: true, restored },
+      },
+    };
+  }
+
+  const recordTag = veilTag(block, PrivateElement.ProtectionRecord);
+  const recordValue = dataset.get(recordTag)?.value;
+  if (recordValue === undefined)
+    throw new VeilError('VEIL_E_REVEAL_FORMAT', 'The protection record element is missing.');
+  const record = decodeRecord(recordValue);
+  const sopInstanceUID = dataset.string(Tags.SOPInstanceUID);
+  if (record.sopInstanceUID !== sopInstanceUID) {
+    throw new VeilError(
+      'VEIL_E_REVEAL_INSTANCE_MISMATCH',
+      'The protection record belongs to another instance.',
+    );
+  }
+  const { dataKey, keyId } = unwrap(record, options);
+  const salt = Buffer.from(record.salt, 'base64');
+  if (salt.length !== 12)
+    throw new VeilError('VEIL_E_REVEAL_FORMAT', 'The protection record salt is malformed.');
+  const keys = instanceKeys(dataKey, salt);
+
+  const mac = createHmac('sha256', keys.headerMac)
+    .update(headerDigest(dataset, new Set([recordTag])))
+    .update(canonicalCore(record))
+    .digest();
+  const storedMac = Buffer.from(record.mac, 'base64');
+  if (storedMac.length !== mac.length || !timingSafeEqual(storedMac, mac)) {
+    throw new VeilError(
+      'VEIL_E_REVEAL_HEADER_TAMPERED',
+      'The protected header was altered after protection.',
+    );
+  }
+
+  const { element, regions, geometry } = protectedRegions(dataset, record.pixels.mode);
+  const pixelLength = regions.reduce((n, r) => n + r.length, 0);
+  if (pixelLength !== record.pixels.length || regions.length !== record.pixelTags.length) {
+    throw new VeilError(
+      'VEIL_E_REVEAL_PIXELS_TAMPERED',
+      'The encrypted pixel data has the wrong length (truncated or replaced).',
+    );
+  }
+
+  // Veil's block goes first: the restored originals may reuse its private block number.
+  for (const tag of veilBlockTags(dataset, block)) dataset.delete(tag);
+  let restored = 0;
+  if (record.header.profile === 'basic-retain-uids') {
+    const original = decryptModifiedAttributes(dataset, options.privateKeys);
+    restored = original.size;
+    reidentify(dataset, original, record.header.added);
+  }
+
+  const syntax = outputSyntax(
+    record.pixels.originalTransferSyntaxUID,
+    record.pixels.mode === 'encapsulated',
+  );
+  const { bytes, offsets } = assemble(
+    writePart10(meta, dataset, { transferSyntaxUID: syntax }),
+    regions,
+  );
+  const aad = pixelAad(record.sopInstanceUID, regionsKey(element?.tag, geometry), pixelLength, mac);
+  regions.forEach((region, i) => {
+    const view = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
+    const tag = Buffer.from(record.pixelTags[i]!, 'base64');
+    if (tag.length !== 16 || !decryptInPlace(keys.pixels, ivOf(i), aad, view, tag)) {
+      throw new VeilError(
+        'VEIL_E_REVEAL_PIXELS_TAMPERED',
+        'The encrypted pixel data failed authentication.',
+      );
+    }
+  });
+
+  let fieldsChecked = 0;
+  if (record.stego.outcome !== 'skipped') {
+    if (geometry === undefined || regions.length !== 1) {
+      throw new VeilError(
+        'VEIL_E_REVEAL_FORMAT',
+        'Stego is recorded for pixels that cannot carry it.',
+      );
+    }
+    const pixels = bytes.subarray(offsets[0]!, offsets[0]! + regions[0]!.length);
+    fieldsChecked = verifyStego(pixels, sampleLayout(geometry), keys, record, dataset);
+  }
+  return {
+    bytes,
+    report: {
+      kind: 'veil',
+      keyId,
+      pixelMode: record.pixels.mode,
+      stego: {
+        outcome: record.stego.outcome,
+        verified: record.stego.outcome !== 'skipped',
+        fieldsChecked,
+      },
+      header: { reidentified: record.header.profile !== 'none', restored },
+    },
+  };
+}
+
+function regionsKey(
+  tag: number | undefined,
+  geometry: ReturnType<typeof protectedRegions>['geometry'],
+): string {
+  // Float pixel data has no integer geometry: its key names the element instead (as protect does).
+  if (geometry) return geometryKey(geometry);
+  return tag === undefined ? '-' : `float:${tag.toString(16)}`;
+}
+
+/** Compressed objects keep their transfer syntax (opaque fragments); everything else is written Explicit VR LE. */
+function outputSyntax(original: string, encapsulated: boolean): string {
+  return encapsulated ? original : '1.2.840.10008.1.2.1';
+}
+
+/** Unwraps the data key with the first recipient we hold a private key for (cached per worker). */
+function unwrap(
+  record: ProtectionRecord,
+  options: RevealOptions,
+): { dataKey: Buffer; keyId: string } {
+  const byId = new Map<string, PrivateKey>(options.privateKeys.map((k) => [k.keyId, k]));
+  let lastError: unknown;
+  for (const recipient of record.recipients) {
+    const key = byId.get(recipient.keyId);
+    if (key === undefined) continue;
+    const wrapped = Buffer.from(recipient.wrappedKey, 'base64');
+    const cacheId = wrappedKeyId(wrapped);
+    const cached = options.keyCache?.get(cacheId);
+    if (cached) return { dataKey: cached, keyId: key.keyId };
+    try {
+      const dataKey = unwrapDataKey(wrapped, key);
+      options.keyCache?.set(cacheId, dataKey);
+      return { dataKey, keyId: key.keyId };
+    } catch (err) {
+      if (!isVeilError(err)) throw err;
+      lastError = err;
+    }
+  }
+  if (lastError) throw lastError;
+  throw new VeilError(
+    'VEIL_E_KEY_NOT_FOUND',
+    'None of the recipient keys of this object is available.',
+    {
+      keyIds: record.recipients.map((r) => r.keyId),
+    },
+  );
+}
+
+function verifyStego(
+  pixels: Buffer,
+  layout: ReturnType<typeof sampleLayout>,
+  keys: ReturnType<typeof instanceKeys>,
+  record: ProtectionRecord,
+  dataset: DataSet,
+): number {
+  const sealed = record.stego.restoration;
+  const restoration =
+    sealed === undefined
+      ? undefined
+      : openBytes(
+          keys.restoration,
+          Buffer.from(record.sopInstanceUID, 'latin1'),
+          Buffer.from(sealed, 'base64'),
+        );
+  if (restoration === undefined) {
+    throw new VeilError('VEIL_E_REVEAL_FORMAT', 'The stego restoration record does not verify.');
+  }
+  let payload;
+  try {
+    payload = extractPayload(pixels, layout, {
+      positionKey: keys.stegoPositions,
+      macKey: keys.stegoMac,
+    });
+  } catch (err) {
+    if (!isVeilError(err)) throw err;
+    throw new VeilError(
+      'VEIL_E_REVEAL_STEGO_MISMATCH',
+      'The hidden payload does not verify.',
+      {},
+      { cause: err },
+    );
+  }
+  if (payload.bitsUsed !== record.stego.bitsUsed) {
+    throw new VeilError(
+      'VEIL_E_REVEAL_STEGO_MISMATCH',
+      'The hidden payload length differs from the record.',
+    );
+  }
+  restorePayloadBits(pixels, layout, keys.stegoPositions, restoration, payload.bitsUsed);
+  const digest = createHash('sha256').update(pixels).digest();
+  if (!timingSafeEqual(digest, payload.payload.pixelDigest)) {
+    pixels.fill(0);
+    throw new VeilError(
+      'VEIL_E_REVEAL_STEGO_MISMATCH',
+      'The restored pixels do not match the hidden digest.',
+    );
+  }
+  for (const [keyword, value] of payload.payload.fields) {
+    const tag = tagOfKeyword(keyword);
+    const actual = tag === undefined ? undefined : dataset.get(tag)?.value;
+    if (actual === undefined || !trimPadding(actual).equals(value)) {
+      throw new VeilError(
+        'VEIL_E_REVEAL_STEGO_MISMATCH',
+        `The hidden ${keyword} does not match the restored header.`,
+      );
+    }
+  }
+  return payload.payload.fields.size;
+}
