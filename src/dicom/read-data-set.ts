@@ -8,6 +8,11 @@ import { VeilError } from '../errors';
 import { swapToLittleEndian, wordSizeOf } from './byte-order';
 import { DataSet, elementOf, formatTag, groupOf, type Element, type Tag } from './data-set';
 import { dictionaryVrCode, vrOf } from './dictionary';
+import {
+  readExplicitElement,
+  readExplicitElements,
+  type ExplicitReadState,
+} from './explicit-reader';
 import { Tags } from './tags';
 
 /** How the bytes of one data set are encoded. */
@@ -25,9 +30,6 @@ export const VALID_VRS: ReadonlySet<string> = new Set(
     ' ',
   ),
 );
-
-/** VRs with a 4-byte length that dicom-parser 1.8.21 does not know (PS3.5 Table 7.1-1). */
-const LONG_VRS_UNKNOWN_TO_PARSER: ReadonlySet<string> = new Set(['OV', 'SV', 'UV']);
 
 interface Context extends ReadOptions {
   readonly bytes: Buffer;
@@ -190,11 +192,7 @@ function convertElement(
   }
   let vr: string;
   if (implicit || el.vr === undefined) vr = implicitVr(tag, pixels);
-  else if (LONG_VRS_UNKNOWN_TO_PARSER.has(el.vr)) {
-    // dicom-parser 1.8 reads these 4-byte-length VRs (PS3.5 2019) with a 2-byte length, so
-    // everything after them is misread: refuse rather than return garbage.
-    throw malformed(`${formatTag(tag)} has VR ${el.vr}, which this parser cannot read`);
-  } else if (VALID_VRS.has(el.vr)) vr = el.vr;
+  else if (VALID_VRS.has(el.vr)) vr = el.vr;
   else
     throw malformed(`${formatTag(tag)} has an invalid VR`, {
       tag: formatTag(tag),
@@ -231,6 +229,14 @@ function convertDataSet(
   return out;
 }
 
+function explicitState(ctx: Context, warnings: string[]): ExplicitReadState {
+  return {
+    warnings,
+    maxSequenceDepth: ctx.maxSequenceDepth,
+    vrCallback: implicitVrCallback as (tag: string) => string,
+  };
+}
+
 function parserFor(options: ReadOptions): dicomParser.ByteArrayParser {
   return options.bigEndian
     ? dicomParser.bigEndianByteArrayParser
@@ -253,7 +259,12 @@ export function readDataSet(bytes: Buffer, position: number, options: ReadOption
         vrCallback: implicitVrCallback as (tag: string) => string,
       });
     } else {
-      dicomParser.parseDicomDataSetExplicit(dataSet, stream, bytes.length);
+      dataSet.elements = readExplicitElements(
+        stream,
+        bytes.length,
+        explicitState(ctx, warnings),
+        0,
+      );
     }
     checkWarnings(warnings);
     return convertDataSet(ctx, dataSet, 0, options.implicit);
@@ -288,9 +299,8 @@ export function readMetaGroup(
         stream.position + 8 <= bytes.length &&
         bytes.readUInt16LE(stream.position) === 0x0002
       ) {
-        const el = dicomParser.readDicomElementExplicit(stream, warnings);
+        const el = readExplicitElement(stream, explicitState(ctx, warnings), 0);
         elements[el.tag] = el;
-        if (stream.position > bytes.length) throw truncated(`DICOM input ends inside ${el.tag}`);
       }
       end = stream.position;
     }
