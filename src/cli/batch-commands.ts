@@ -9,10 +9,12 @@ import { planJobs, writeFileAtomic } from './files';
 import { ProgressBar } from './progress';
 import { setExitCode, settingsOf } from './settings';
 
+type Transform = (bytes: Buffer) => { bytes: Buffer; summary: string; report: unknown };
+
 export function registerBatchCommands(program: Command): void {
   program
     .command('protect')
-    .description('protect a DICOM file, or every file of a folder (mirrored into OUT)')
+    .description('protect a DICOM file, or every DICOM file of a folder (mirrored into OUT)')
     .argument('<in>', 'DICOM file or folder')
     .argument('<out>', 'output file or folder')
     .option(
@@ -28,27 +30,27 @@ export function registerBatchCommands(program: Command): void {
         command: Command,
       ) => {
         const config = settingsOf(command);
-        const context = await openProtectionContext(config, {
-          forProtect: true,
-          onKeyGenerated: (key, dir) =>
-            console.error(
-              `\nNOTICE: no key was found, so a new ${key.bits}-bit RSA key ${key.keyId} was generated in ${dir}.\n` +
-                `        BACK UP THAT FOLDER: without its private keys, protected images can never be revealed.\n`,
-            ),
-        });
-        const options = {
-          ...context.protectOptions(),
-          headerConfidentiality:
-            opts.headerConfidentiality && config.protection.headerConfidentiality,
-        };
-        if (!options.headerConfidentiality)
-          delete (options as { pseudonymKey?: Buffer }).pseudonymKey;
-        const code = await runBatch(input, output, 'protect', opts.json === true, (bytes) => {
-          const { bytes: out, report } = protect(bytes, options);
-          return {
-            bytes: out,
-            summary: `stego ${report.stego.outcome}, pixels ${report.pixelMode}`,
-            report,
+        const code = await runBatch(input, output, 'protect', opts.json === true, async () => {
+          const context = await openProtectionContext(config, {
+            forProtect: true,
+            onKeyGenerated: (key, dir) =>
+              console.error(
+                `\nNOTICE: no key was found, so a new ${key.bits}-bit RSA key ${key.keyId} was generated in ${dir}.\n` +
+                  `        BACK UP THAT FOLDER: without its private keys, protected images can never be revealed.\n`,
+              ),
+          });
+          const options = context.protectOptions();
+          if (!opts.headerConfidentiality) {
+            options.headerConfidentiality = false;
+            delete options.pseudonymKey;
+          }
+          return (bytes) => {
+            const { bytes: out, report } = protect(bytes, options);
+            return {
+              bytes: out,
+              summary: `stego ${report.stego.outcome}, pixels ${report.pixelMode}`,
+              report,
+            };
           };
         });
         setExitCode(command, code);
@@ -63,31 +65,37 @@ export function registerBatchCommands(program: Command): void {
     .option('--json', 'print one JSON report line per file')
     .action(async (input: string, output: string, opts: { json?: boolean }, command: Command) => {
       const config = settingsOf(command);
-      const context = await openProtectionContext(config, { forProtect: false });
-      const options = context.revealOptions();
-      const code = await runBatch(input, output, 'reveal', opts.json === true, (bytes) => {
-        const { bytes: out, report } = reveal(bytes, options);
-        return {
-          bytes: out,
-          summary: `${report.kind}, stego ${report.stego.outcome}${report.stego.verified ? ' verified' : ''}`,
-          report,
+      const code = await runBatch(input, output, 'reveal', opts.json === true, async () => {
+        const options = (
+          await openProtectionContext(config, { forProtect: false })
+        ).revealOptions();
+        return (bytes) => {
+          const { bytes: out, report } = reveal(bytes, options);
+          const verified = report.stego.verified ? ' verified' : '';
+          return {
+            bytes: out,
+            summary: `${report.kind}, stego ${report.stego.outcome}${verified}`,
+            report,
+          };
         };
       });
       setExitCode(command, code);
     });
 }
 
-type Transform = (bytes: Buffer) => { bytes: Buffer; summary: string; report: unknown };
-
-/** Runs `transform` over every job; failures are reported with their code and do not stop the rest. */
+/**
+ * Plans the jobs (so a wrong path fails before keys are touched), prepares the transform, runs it
+ * over every job. Failures are reported with their code and do not stop the rest.
+ */
 async function runBatch(
   input: string,
   output: string,
   verb: string,
   json: boolean,
-  transform: Transform,
+  prepare: () => Promise<Transform>,
 ): Promise<number> {
-  const { jobs, folder } = await planJobs(input, output);
+  const { jobs, folder, skipped } = await planJobs(input, output);
+  const transform = await prepare();
   const bar = new ProgressBar(jobs.length, verb);
   let failed = 0;
   for (const job of jobs) {
@@ -107,10 +115,12 @@ async function runBatch(
     }
     bar.tick();
   }
-  if (folder && !json)
+  if (folder && !json) {
+    const extra = skipped.length > 0 ? `, ${skipped.length} non-DICOM file(s) skipped` : '';
     console.log(
-      `${verb}: ${jobs.length - failed} of ${jobs.length} file(s) done, ${failed} failed`,
+      `${verb}: ${jobs.length - failed} of ${jobs.length} file(s) done, ${failed} failed${extra}`,
     );
+  }
   return failed > 0 ? ExitCode.SomeFailed : ExitCode.Ok;
 }
 

@@ -8,22 +8,40 @@ export interface Job {
   output: string;
 }
 
-/** Lists the (input, output) pairs for IN and OUT: one pair for a file, every file below a folder otherwise. */
+/** Lists the (input, output) pairs for IN and OUT: one pair for a file, every DICOM file below a folder otherwise. */
 export async function planJobs(
   input: string,
   output: string,
-): Promise<{ jobs: Job[]; folder: boolean }> {
+): Promise<{ jobs: Job[]; folder: boolean; skipped: string[] }> {
   const stat = await fs.stat(input).catch((err: NodeJS.ErrnoException) => {
     throw new VeilError('VEIL_E_USAGE', `Cannot read ${input}: ${err.code ?? 'error'}.`);
   });
   if (!stat.isDirectory()) {
     const out = (await isDirectory(output)) ? path.join(output, path.basename(input)) : output;
-    return { jobs: [{ input, output: out }], folder: false };
+    return { jobs: [{ input, output: out }], folder: false, skipped: [] };
   }
+  // In a folder, only DICOM files are work: a README or a script beside them is skipped, not failed.
   const jobs: Job[] = [];
-  for (const rel of await walk(input, ''))
-    jobs.push({ input: path.join(input, rel), output: path.join(output, rel) });
-  return { jobs, folder: true };
+  const skipped: string[] = [];
+  for (const rel of await walk(input, '')) {
+    const file = path.join(input, rel);
+    if (await looksLikeDicom(file)) jobs.push({ input: file, output: path.join(output, rel) });
+    else skipped.push(file);
+  }
+  return { jobs, folder: true, skipped };
+}
+
+/** A Part 10 file ('DICM' at offset 128) or a file named *.dcm (bare data sets are named so). */
+export async function looksLikeDicom(file: string): Promise<boolean> {
+  if (/\.dcm$/i.test(file)) return true;
+  const handle = await fs.open(file, 'r');
+  try {
+    const head = Buffer.alloc(132);
+    const { bytesRead } = await handle.read(head, 0, 132, 0);
+    return bytesRead === 132 && head.toString('latin1', 128, 132) === 'DICM';
+  } finally {
+    await handle.close();
+  }
 }
 
 async function isDirectory(p: string): Promise<boolean> {
