@@ -40,6 +40,7 @@ export const SAMPLE_KINDS = [
   'mono8',
   'tiny-8x8',
 ] as const;
+/** Name of one sample file. */
 export type SampleKind = (typeof SAMPLE_KINDS)[number];
 
 /** Options of every generator; defaults reproduce the committed files. */

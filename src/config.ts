@@ -19,6 +19,7 @@ export interface StringLeaf extends LeafBase<'string', string> {
 }
 /** A filesystem path, resolved against the working directory when loaded. */
 export type PathLeaf = LeafBase<'path', string>;
+/** true or false (from the environment: true/false/1/0). */
 export type BooleanLeaf = LeafBase<'boolean', boolean>;
 /** An integer in [min, max]. */
 export interface IntegerLeaf extends LeafBase<'integer', number> {
