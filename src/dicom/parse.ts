@@ -93,6 +93,8 @@ function inflate(deflated: Buffer): Buffer {
  * Parses a Part 10 file (128-byte preamble, 'DICM', group 0002, data set), a Part 10 file
  * without meta, or a bare data set. Throws VeilError VEIL_E_DICOM_NOT_DICOM, _TRUNCATED,
  * _MALFORMED or _TRANSFER_SYNTAX. Little-endian values are views into `bytes`, not copies.
+ * Every element is kept except group lengths (gggg,0000) outside group 0002, which are
+ * retired (PS3.5 7.2) and would be stale after any edit; the writer does not need them.
  */
 export function parsePart10(bytes: Buffer, options: ParseOptions = {}): ParsedInstance {
   const maxSequenceDepth = options.maxSequenceDepth ?? 32;

@@ -4,7 +4,6 @@
  * dictionary, and every dicom-parser failure becomes a VeilError.
  */
 import * as dicomParser from 'dicom-parser';
-import { VeilError } from '../errors';
 import { swapToLittleEndian, wordSizeOf } from './byte-order';
 import { DataSet, elementOf, formatTag, groupOf, type Element, type Tag } from './data-set';
 import { dictionaryVrCode, vrOf } from './dictionary';
@@ -13,6 +12,7 @@ import {
   readExplicitElements,
   type ExplicitReadState,
 } from './explicit-reader';
+import { malformed, translateParserError, truncated } from './parser-errors';
 import { Tags } from './tags';
 
 /** How the bytes of one data set are encoded. */
@@ -46,34 +46,6 @@ const UNDEFINED_LENGTH = 0xffffffff;
 
 function tagOfKey(key: string): Tag {
   return Number.parseInt(key.slice(1), 16) >>> 0;
-}
-
-function malformed(message: string, details: Record<string, unknown> = {}): VeilError {
-  return new VeilError('VEIL_E_DICOM_MALFORMED', message, details);
-}
-
-function truncated(message: string, details: Record<string, unknown> = {}): VeilError {
-  return new VeilError('VEIL_E_DICOM_TRUNCATED', message, details);
-}
-
-/**
- * Translates what dicom-parser throws (strings, Errors, {exception, dataSet} wrappers, stack
- * overflows on absurd nesting) into a VeilError. Its messages name tags and offsets only.
- */
-export function translateParserError(err: unknown): VeilError {
-  if (err instanceof VeilError) return err;
-  if (err instanceof RangeError) return malformed('DICOM sequences are nested too deeply to parse');
-  const inner =
-    typeof err === 'object' && err !== null && 'exception' in err
-      ? (err as { exception: unknown }).exception
-      : err;
-  const text = (
-    typeof inner === 'string' ? inner : inner instanceof Error ? inner.message : 'unknown error'
-  ).slice(0, 200);
-  if (/past end|overread|overrun|maxP ?osition|eof|greater than or equal/i.test(text)) {
-    return truncated(`DICOM input ends early (${text})`);
-  }
-  return malformed(`DICOM input is malformed (${text})`);
 }
 
 /** dicom-parser's vrCallback for Implicit VR: a VR only for dictionary tags, so private ones are peeked at. */
