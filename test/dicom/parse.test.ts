@@ -110,6 +110,14 @@ describe('dicom/parse', () => {
       assert.equal(parsed.dataset.string(0x00720084), 'AFTER');
     });
 
+    it('reads a file with preamble and DICM but no meta group', () => {
+      const body = encodeDataSet(imageDataSet(1, 2, Buffer.from([5, 6])));
+      const parsed = parsePart10(Buffer.concat([Buffer.alloc(128), Buffer.from('DICM'), body]));
+      assert.equal(parsed.meta.size, 0);
+      assert.equal(parsed.transferSyntaxUID, TransferSyntax.ExplicitVRLittleEndian);
+      assert.ok(valueOf(parsed.dataset.get(Tags.PixelData)).equals(Buffer.from([5, 6])));
+    });
+
     it('accepts a deflated data set it made itself', () => {
       const body = deflateRawSync(encodeDataSet(imageDataSet(1, 2, Buffer.from([5, 6]))));
       const parsed = parsePart10(part10(TransferSyntax.DeflatedExplicitVRLittleEndian, body));
