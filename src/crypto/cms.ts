@@ -7,6 +7,7 @@ import {
   constants,
   createCipheriv,
   createDecipheriv,
+  createHash,
   type KeyObject,
   privateDecrypt,
   publicEncrypt,
@@ -57,18 +58,29 @@ export interface EnvelopedDataInfo {
 export function createEnvelopedData(
   content: Buffer,
   recipients: RecipientKey[],
-  options: { keyTransport?: KeyTransport } = {},
+  options: { keyTransport?: KeyTransport; sharedKey?: CmsSharedKey } = {},
 ): Buffer {
   const keyTransport = options.keyTransport ?? 'rsa-pkcs1v15';
   if (recipients.length === 0) {
     throw new VeilError('VEIL_E_KEY_NOT_FOUND', 'An envelope needs at least one recipient key.');
   }
-  const contentKey = randomBytes(32);
+  const shared = options.sharedKey;
+  const contentKey = shared ? shared.contentKey : randomBytes(32);
   const iv = randomBytes(16);
   try {
     const cipher = createCipheriv('aes-256-cbc', contentKey, iv);
     const encrypted = Buffer.concat([cipher.update(content), cipher.final()]);
-    const recipientInfos = recipients.map((r) => keyTransRecipient(r, contentKey, keyTransport));
+    const recipientInfos = recipients.map((r) => {
+      if (!shared) return keyTransRecipient(r, contentKey, keyTransport, undefined);
+      // A shared content key is wrapped once per recipient and transport; later envelopes reuse the bytes.
+      const id = `${r.keyId}/${keyTransport}`;
+      let wrapped = shared.encryptedKeys.get(id);
+      if (wrapped === undefined) {
+        wrapped = wrapContentKey(r, contentKey, keyTransport);
+        shared.encryptedKeys.set(id, wrapped);
+      }
+      return keyTransRecipient(r, contentKey, keyTransport, wrapped);
+    });
     // RFC 5652 6.1: version 0 when every recipient is a v0 ktri and there are no attributes.
     const envelopedData = sequence(
       smallInteger(0),
@@ -81,19 +93,44 @@ export function createEnvelopedData(
     );
     return toDer(sequence(oid(OID.envelopedData), tagged(0, [envelopedData])));
   } finally {
-    contentKey.fill(0);
+    if (!shared) contentKey.fill(0);
   }
 }
 
-function keyTransRecipient(recipient: RecipientKey, contentKey: Buffer, transport: KeyTransport) {
-  const id = certificateId(recipient.certificatePem);
-  const oaep = transport === 'rsa-oaep';
-  const encryptedKey = publicEncrypt(
-    oaep
+/**
+ * A content-encryption key shared by the envelopes of one series or study (each with its own
+ * random IV, which AES-CBC needs and allows): one RSA operation per recipient serves them all,
+ * and a reader that caches the unwrapped key pays one RSA private operation for the series.
+ */
+export interface CmsSharedKey {
+  /** 32-byte AES-256 key; kept in memory only. */
+  readonly contentKey: Buffer;
+  /** Wrapped forms by `${keyId}/${transport}`, filled on first use. */
+  readonly encryptedKeys: Map<string, Buffer>;
+}
+
+function wrapContentKey(
+  recipient: RecipientKey,
+  contentKey: Buffer,
+  transport: KeyTransport,
+): Buffer {
+  return publicEncrypt(
+    transport === 'rsa-oaep'
       ? { key: recipient.publicKey, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }
       : { key: recipient.publicKey, padding: constants.RSA_PKCS1_PADDING },
     contentKey,
   );
+}
+
+function keyTransRecipient(
+  recipient: RecipientKey,
+  contentKey: Buffer,
+  transport: KeyTransport,
+  wrapped: Buffer | undefined,
+) {
+  const id = certificateId(recipient.certificatePem);
+  const oaep = transport === 'rsa-oaep';
+  const encryptedKey = wrapped ?? wrapContentKey(recipient, contentKey, transport);
   // RFC 4055 4.1 parameters, encoded as OpenSSL does (SHA-2 identifiers without parameters).
   const algorithm = oaep
     ? sequence(
@@ -137,7 +174,11 @@ export function inspectEnvelopedData(der: Buffer): EnvelopedDataInfo {
  * key's certificate), unwraps the content key with Node's crypto and decrypts the content.
  * VEIL_E_KEY_NOT_FOUND when no key matches, VEIL_E_KEY_UNWRAP / VEIL_E_CMS otherwise.
  */
-export function decryptEnvelopedData(der: Buffer, keys: PrivateKey[]): Buffer {
+export function decryptEnvelopedData(
+  der: Buffer,
+  keys: PrivateKey[],
+  options: { keyCache?: Map<string, Buffer> } = {},
+): Buffer {
   const envelope = parseEnvelopedData(der);
   const cipher = CONTENT_CIPHERS[envelope.contentEncryptionOid];
   if (cipher === undefined) {
@@ -167,13 +208,33 @@ export function decryptEnvelopedData(der: Buffer, keys: PrivateKey[]): Buffer {
     );
   }
   let firstError: unknown;
+  const cache = options.keyCache;
   for (const { recipient, key } of pairs) {
+    // Cached by a digest of the wrapped key (never the key): a shared series key unwraps once.
+    const cacheId =
+      cache && `cms:${createHash('sha256').update(recipient.encryptedKey).digest('hex')}`;
+    const cached = cacheId === undefined ? undefined : cache?.get(cacheId);
+    if (cached !== undefined && cached.length === cipher.keyLength) {
+      try {
+        return decryptContent(cipher.nodeCipher, cached, iv, encrypted, key.keyId);
+      } catch (err) {
+        firstError ??= err;
+        continue;
+      }
+    }
     try {
       const contentKey = unwrapContentKey(recipient, key, cipher.keyLength);
+      let keep = false;
       try {
-        return decryptContent(cipher.nodeCipher, contentKey, iv, encrypted, key.keyId);
+        const content = decryptContent(cipher.nodeCipher, contentKey, iv, encrypted, key.keyId);
+        // Only a key that decrypted something is cached (PKCS#1 v1.5 implicit rejection yields random keys).
+        if (cache && cacheId) {
+          cache.set(cacheId, contentKey);
+          keep = true;
+        }
+        return content;
       } finally {
-        contentKey.fill(0);
+        if (!keep) contentKey.fill(0);
       }
     } catch (err) {
       firstError ??= err;

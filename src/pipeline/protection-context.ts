@@ -71,6 +71,7 @@ export async function openProtectionContext(
       const key = randomDataKey();
       shared = {
         key,
+        cms: { contentKey: randomDataKey(), encryptedKeys: new Map() },
         recipients: keyStore
           .recipients()
           .map((r) => ({ keyId: r.keyId, wrappedKey: wrapDataKey(key, r).toString('base64') })),

@@ -14,6 +14,7 @@ import {
   textElement,
 } from '../dicom';
 import {
+  type CmsSharedKey,
   type KeyTransport,
   type PrivateKey,
   type RecipientKey,
@@ -34,7 +35,12 @@ export interface ProtectedHeader {
 /** De-identifies `dataset` in place and adds the Encrypted Attributes Sequence holding the originals. */
 export function protectHeader(
   dataset: DataSet,
-  options: { pseudonymKey: Buffer; recipients: RecipientKey[]; keyTransport: KeyTransport },
+  options: {
+    pseudonymKey: Buffer;
+    recipients: RecipientKey[];
+    keyTransport: KeyTransport;
+    sharedKey?: CmsSharedKey;
+  },
 ): ProtectedHeader {
   // An input that already carries Encrypted Attributes keeps them: they travel, encrypted again,
   // inside ours and come back on reveal.
@@ -50,6 +56,7 @@ export function protectHeader(
   );
   const der = createEnvelopedData(content, options.recipients, {
     keyTransport: options.keyTransport,
+    ...(options.sharedKey ? { sharedKey: options.sharedKey } : {}),
   });
   const item = new DataSet()
     .set(
@@ -81,7 +88,11 @@ export function protectHeader(
  * original values). Tries each item until one decrypts with the given keys (PS3.15 allows one
  * item per recipient set).
  */
-export function decryptModifiedAttributes(dataset: DataSet, keys: PrivateKey[]): DataSet {
+export function decryptModifiedAttributes(
+  dataset: DataSet,
+  keys: PrivateKey[],
+  keyCache?: Map<string, Buffer>,
+): DataSet {
   const items = dataset.get(Tags.EncryptedAttributesSequence)?.items ?? [];
   if (items.length === 0)
     throw new VeilError('VEIL_E_REVEAL_NOT_PROTECTED', 'No Encrypted Attributes Sequence.');
@@ -91,7 +102,7 @@ export function decryptModifiedAttributes(dataset: DataSet, keys: PrivateKey[]):
     const der = item.get(Tags.EncryptedContent)?.value;
     if (der === undefined || syntax !== TransferSyntax.ExplicitVRLittleEndian) continue;
     try {
-      return modifiedItemOf(decryptEnvelopedData(der, keys));
+      return modifiedItemOf(decryptEnvelopedData(der, keys, keyCache ? { keyCache } : {}));
     } catch (err) {
       if (!isVeilError(err)) throw err;
       lastError = err;

@@ -1,5 +1,5 @@
 /** Options and reports of protect() and reveal(): plain data, built by the entry points from config. */
-import type { KeyTransport, PrivateKey, RecipientKey } from '../crypto';
+import type { CmsSharedKey, KeyTransport, PrivateKey, RecipientKey } from '../crypto';
 import type { StegoReport, TooSmallPolicy } from '../stego';
 import type { PixelMode, RecordRecipient } from './record';
 
@@ -10,6 +10,8 @@ export type CompressedPolicy = 'encrypt' | 'decode' | 'reject';
 export interface SharedDataKey {
   key: Buffer;
   recipients: RecordRecipient[];
+  /** Content key of the Encrypted Attributes envelopes of the same series or study. */
+  cms?: CmsSharedKey;
 }
 
 export interface ProtectOptions {

@@ -89,6 +89,7 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
           pseudonymKey: options.pseudonymKey!,
           recipients: options.recipients,
           keyTransport: options.cmsKeyTransport ?? 'rsa-pkcs1v15',
+          ...(shared?.cms ? { sharedKey: shared.cms } : {}),
         })
       : { profile: 'none' as const, added: [], replaced: 0, emptied: 0, removed: 0 };
 

@@ -39,7 +39,7 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
     }
     const restored = reidentifyAttributesOnly(
       dataset,
-      decryptModifiedAttributes(dataset, options.privateKeys),
+      decryptModifiedAttributes(dataset, options.privateKeys, options.keyCache),
     );
     const pixel = dataset.get(Tags.PixelData);
     return {
@@ -101,7 +101,7 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
   for (const tag of veilBlockTags(dataset, block)) dataset.delete(tag);
   let restored = 0;
   if (record.header.profile === 'basic-retain-uids') {
-    const original = decryptModifiedAttributes(dataset, options.privateKeys);
+    const original = decryptModifiedAttributes(dataset, options.privateKeys, options.keyCache);
     restored = original.size;
     reidentify(dataset, original, record.header.added);
   }

@@ -92,28 +92,31 @@ describe('protection/protect + reveal round trip', () => {
     assertSameInstance(original, reveal(bytes, revealOptions([breakGlass])).bytes);
   });
 
-  it('shares one wrapped data key across a series and unwraps it once', async () => {
+  it('shares one wrapped data key and one CMS content key across a series, unwrapping each once', async () => {
     const key = await testKey();
-    const shared = {
-      key: Buffer.alloc(32, 9),
-      recipients: [] as { keyId: string; wrappedKey: string }[],
-    };
     const { wrapDataKey } = await import('../../src/crypto');
-    shared.recipients = [
-      {
-        keyId: key.recipient.keyId,
-        wrappedKey: wrapDataKey(shared.key, key.recipient).toString('base64'),
-      },
-    ];
+    const dataKey = Buffer.alloc(32, 9);
+    const shared = {
+      key: dataKey,
+      recipients: [
+        {
+          keyId: key.recipient.keyId,
+          wrappedKey: wrapDataKey(dataKey, key.recipient).toString('base64'),
+        },
+      ],
+      cms: { contentKey: Buffer.alloc(32, 5), encryptedKeys: new Map<string, Buffer>() },
+    };
     const options = protectOptions([key], { dataKeyFor: () => shared });
     const a = syntheticInstance();
     const b = syntheticInstance();
     const pa = protect(a, options).bytes;
     const pb = protect(b, options).bytes;
+    assert.equal(shared.cms.encryptedKeys.size, 1, 'the CMS content key was wrapped once');
     const cache = new Map<string, Buffer>();
     assertSameInstance(a, reveal(pa, revealOptions([key], cache)).bytes);
+    assert.equal(cache.size, 2, 'data key and CMS content key cached after the first reveal');
     assertSameInstance(b, reveal(pb, revealOptions([key], cache)).bytes);
-    assert.equal(cache.size, 1, 'one unwrapped key serves the series');
+    assert.equal(cache.size, 2, 'the second instance needed no new unwrap');
     assert.notDeepEqual(inspect(pa).record, undefined);
   });
 
