@@ -1,39 +1,56 @@
 /**
  * One benchmark case in its own process (so peak RSS is this case's): raw AES-256-GCM over the
- * instance's bytes, then protect and reveal, each timed; prints one JSON line.
+ * instance's bytes, or protect / reveal of it, after one warm-up call, repeated to at least
+ * ~64 MB of work. Prints one JSON line.
+ *   tsx bench/protect-case.ts FILE aes|protect|reveal instance|series KEY.pem CERT.pem
+ * 'series' shares one data key and one CMS content key (protection.dataKeyScope series) and
+ * reveals with a warm key cache, as a worker does for the instances of one series.
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { protect, reveal } from '../src/protection';
-import { privateKeyFromPem, recipientFromCertificate } from '../src/crypto';
+import {
+  privateKeyFromPem,
+  randomDataKey,
+  recipientFromCertificate,
+  wrapDataKey,
+} from '../src/crypto';
+import { type ProtectOptions, type SharedDataKey, protect, reveal } from '../src/protection';
 
 const CHUNK = 64 * 1024;
 
-function rawGcm(bytes: Buffer): number {
+function rawGcm(bytes: Buffer): void {
   // The peer: Node's AES-256-GCM over the same bytes, 64 KiB updates copied back in place.
   const cipher = createCipheriv('aes-256-gcm', randomBytes(32), randomBytes(12));
-  const start = process.hrtime.bigint();
   for (let off = 0; off < bytes.length; off += CHUNK) {
     const view = bytes.subarray(off, Math.min(off + CHUNK, bytes.length));
     cipher.update(view).copy(view);
   }
   cipher.final();
   cipher.getAuthTag();
-  return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-async function main(): Promise<void> {
-  const [file, mode, keyFile, certFile] = process.argv.slice(2) as [
+function main(): void {
+  const [file, mode, scope, keyFile, certFile] = process.argv.slice(2) as [
     string,
-    'protect' | 'reveal' | 'aes',
+    'aes' | 'protect' | 'reveal',
+    'instance' | 'series',
     string,
     string,
   ];
   const certificatePem = readFileSync(certFile, 'utf8');
   const recipient = recipientFromCertificate(certificatePem);
   const privateKey = privateKeyFromPem(readFileSync(keyFile, 'utf8'), certificatePem);
-  const options = {
+  const dataKey = randomDataKey();
+  const shared: SharedDataKey = {
+    key: dataKey,
+    recipients: [
+      { keyId: recipient.keyId, wrappedKey: wrapDataKey(dataKey, recipient).toString('base64') },
+    ],
+    cms: { contentKey: randomDataKey(), encryptedKeys: new Map() },
+  };
+  const options: ProtectOptions = {
     recipients: [recipient],
+    ...(scope === 'series' ? { dataKeyFor: () => shared } : {}),
     headerConfidentiality: true,
     pseudonymKey: randomBytes(32),
     stego: {
@@ -46,41 +63,45 @@ async function main(): Promise<void> {
         'StudyInstanceUID',
         'SOPInstanceUID',
       ],
-      whenTooSmall: 'minimal' as const,
+      whenTooSmall: 'minimal',
     },
-    compressed: { default: 'encrypt' as const },
+    compressed: { default: 'encrypt' },
   };
+  const keyCache = scope === 'series' ? new Map<string, Buffer>() : undefined;
+
   // Memory is counted from before the input is read: input + output + working set.
   global.gc?.();
   const baseline = process.memoryUsage().rss;
-  const maxBefore = process.resourceUsage().maxRSS * 1024;
   // reveal reads what the protect case of this run wrote, so its peak is its own.
-  const input = readFileSync(mode === 'reveal' ? `${file}.protected` : file);
-  let seconds: number;
-  let output: Buffer | undefined;
-  if (mode === 'aes') {
-    seconds = rawGcm(input);
-  } else {
-    const start = process.hrtime.bigint();
-    output =
-      mode === 'protect'
-        ? protect(input, options).bytes
-        : reveal(input, { privateKeys: [privateKey] }).bytes;
-    seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const input = readFileSync(mode === 'reveal' ? `${file}.${scope}.protected` : file);
+  const once = (): Buffer | undefined => {
+    if (mode === 'aes') return (rawGcm(input), undefined);
+    if (mode === 'protect') return protect(input, options).bytes;
+    return reveal(input, { privateKeys: [privateKey], ...(keyCache ? { keyCache } : {}) }).bytes;
+  };
+  // The warm-up call compiles the code paths (and, for 'series', fills the key cache).
+  let output = once();
+  if (mode === 'protect' && output) writeFileSync(`${file}.${scope}.protected`, output);
+  output = undefined;
+  global.gc?.();
+  const iterations = Math.max(1, Math.min(100, Math.ceil(64e6 / input.length)));
+  const start = process.hrtime.bigint();
+  for (let i = 0; i < iterations; i++) {
+    once();
+    if (input.length > 64e6) global.gc?.();
   }
-  const peak = Math.max(process.resourceUsage().maxRSS * 1024, maxBefore);
-  if (mode === 'protect' && output) writeFileSync(`${file}.protected`, output);
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9 / iterations;
+  const peak = process.resourceUsage().maxRSS * 1024;
   console.log(
     JSON.stringify({
       mode,
+      scope,
       bytes: input.length,
       seconds,
-      extraPeakBytes: Math.max(0, peak - baseline),
+      iterations,
+      peakBytes: Math.max(0, peak - baseline),
     }),
   );
 }
 
-main().catch((err: unknown) => {
-  console.error(err);
-  process.exit(1);
-});
+main();

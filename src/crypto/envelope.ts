@@ -64,10 +64,26 @@ export function encryptInPlace(
   data: Uint8Array,
   chunkSize = DEFAULT_CHUNK,
 ): Buffer {
+  return encryptInto(key, iv, aad, data, data, chunkSize);
+}
+
+/**
+ * AES-256-GCM from `source` into `target` (same length; may be the same memory), chunk by chunk:
+ * one pass over memory instead of a copy followed by an in-place pass. Returns the tag.
+ */
+export function encryptInto(
+  key: Buffer,
+  iv: Buffer,
+  aad: Buffer,
+  source: Uint8Array,
+  target: Uint8Array,
+  chunkSize = DEFAULT_CHUNK,
+): Buffer {
   checkGcmParams(key, iv, chunkSize);
+  checkTarget(source, target);
   const cipher = createCipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
   cipher.setAAD(aad);
-  transformInPlace(data, chunkSize, (chunk) => cipher.update(chunk));
+  transform(source, target, chunkSize, (chunk) => cipher.update(chunk));
   cipher.final(); // GCM is a stream mode: final() yields no bytes
   return cipher.getAuthTag();
 }
@@ -84,22 +100,44 @@ export function decryptInPlace(
   tag: Buffer,
   chunkSize = DEFAULT_CHUNK,
 ): boolean {
+  return decryptInto(key, iv, aad, data, data, tag, chunkSize);
+}
+
+/**
+ * Decrypts `source` into `target` (same length; may be the same memory); returns false and
+ * zero-fills `target` when the tag does not verify.
+ */
+export function decryptInto(
+  key: Buffer,
+  iv: Buffer,
+  aad: Buffer,
+  source: Uint8Array,
+  target: Uint8Array,
+  tag: Buffer,
+  chunkSize = DEFAULT_CHUNK,
+): boolean {
   checkKeyAndChunk(key, chunkSize);
+  checkTarget(source, target);
   if (iv.length !== GCM_IV_BYTES || tag.length !== GCM_TAG_BYTES) {
-    data.fill(0);
+    target.fill(0);
     return false;
   }
   const decipher = createDecipheriv('aes-256-gcm', key, iv, { authTagLength: GCM_TAG_BYTES });
   decipher.setAAD(aad);
   decipher.setAuthTag(tag);
-  transformInPlace(data, chunkSize, (chunk) => decipher.update(chunk));
+  transform(source, target, chunkSize, (chunk) => decipher.update(chunk));
   try {
     decipher.final();
     return true;
   } catch {
-    data.fill(0);
+    target.fill(0);
     return false;
   }
+}
+
+function checkTarget(source: Uint8Array, target: Uint8Array): void {
+  if (source.length !== target.length)
+    throw new RangeError('AES-GCM target must be as long as the source.');
 }
 
 /** Small authenticated blobs: returns iv(12) || ciphertext || tag(16). */
@@ -124,21 +162,22 @@ export function openBytes(key: Buffer, aad: Buffer, sealed: Buffer): Buffer | un
 }
 
 /**
- * Runs `update` over fixed-size windows of `data` and copies each result back over its window.
- * Node has no update-into-buffer API; each 64 KiB result comes from malloc'd memory that is
- * reused at once, so the cost is one memcpy per chunk instead of page faults on a whole copy.
+ * Runs `update` over fixed-size windows of `source` and copies each result into the same window
+ * of `target`. Node has no update-into-buffer API; each 64 KiB result comes from malloc'd memory
+ * that is reused at once, so the cost is one memcpy per chunk instead of page faults on a whole copy.
  */
-function transformInPlace(
-  data: Uint8Array,
+function transform(
+  source: Uint8Array,
+  target: Uint8Array,
   chunkSize: number,
   update: (chunk: Uint8Array) => Buffer,
 ): void {
-  for (let offset = 0; offset < data.length; offset += chunkSize) {
-    const end = Math.min(offset + chunkSize, data.length);
-    const out = update(data.subarray(offset, end));
+  for (let offset = 0; offset < source.length; offset += chunkSize) {
+    const end = Math.min(offset + chunkSize, source.length);
+    const out = update(source.subarray(offset, end));
     // GCM (CTR) never buffers, so output length equals input length chunk by chunk.
     if (out.length !== end - offset) throw new Error('AES-GCM update changed the chunk length.');
-    data.set(out, offset);
+    target.set(out, offset);
   }
 }
 

@@ -9,15 +9,24 @@ export interface Assembled {
   offsets: number[];
 }
 
-/** Copies `chunks` into a new buffer; `regions` must be chunk objects themselves (by identity). */
-export function assemble(chunks: readonly Buffer[], regions: readonly Buffer[]): Assembled {
+/**
+ * Copies `chunks` into a new buffer; `regions` must be chunk objects themselves (by identity).
+ * With `fillRegions: false` the regions' bytes are left for the caller to write (e.g. encrypt
+ * straight from the source into them): one pass over the pixels instead of two.
+ */
+export function assemble(
+  chunks: readonly Buffer[],
+  regions: readonly Buffer[],
+  options: { fillRegions?: boolean } = {},
+): Assembled {
   const total = chunks.reduce((n, c) => n + c.length, 0);
   const bytes = Buffer.allocUnsafe(total);
+  const skip = options.fillRegions === false ? new Set(regions) : undefined;
   const where = new Map<Buffer, number>();
   let offset = 0;
   for (const chunk of chunks) {
     where.set(chunk, offset);
-    bytes.set(chunk, offset);
+    if (!skip?.has(chunk)) bytes.set(chunk, offset);
     offset += chunk.length;
   }
   const offsets = regions.map((region) => {

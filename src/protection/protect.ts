@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { type DataSet, Tags, parsePart10, tagOfKeyword, textElement, writePart10 } from '../dicom';
-import { encryptInPlace, randomDataKey, sealBytes, wrapDataKey } from '../crypto';
+import { encryptInto, randomDataKey, sealBytes, wrapDataKey } from '../crypto';
 import { VeilError } from '../errors';
 import { type StegoReport, embedPayload, restorePayloadBits, sampleLayout } from '../stego';
 import { assemble, patchOnce } from './assemble';
@@ -79,8 +79,8 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
 
   let undoStego: (() => void) | undefined;
   try {
-    // Stego is embedded into the input's pixels in place (no copy), then copied into the output
-    // with the header, and undone in `finally` so the caller's buffer comes back unchanged.
+    // Stego is embedded into the input's pixels in place (no copy), encrypted from there into the
+    // output, and undone afterwards (or in `finally`) so the caller's buffer comes back unchanged.
     const stego = embedStego(plan, dataset, options, keys, sopInstanceUID);
     undoStego = stego.undo;
 
@@ -145,18 +145,20 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
     };
     dataset.set(textElement(recordTag, 'UT', encodeRecord(record).toString('latin1')));
 
+    // The header is copied; the pixels are encrypted straight from the (stego-marked) input
+    // into their place in the output, then the input's stego bits are undone.
     const { bytes, offsets } = assemble(
       writePart10(meta, dataset, { transferSyntaxUID: plan.transferSyntaxUID }),
       plan.regions,
+      { fillRegions: false },
     );
-    undoStego?.();
-    undoStego = undefined;
-
     const aadBase = pixelAad(sopInstanceUID, plan.geometryKey, pixelLength, mac);
     const tags = plan.regions.map((region, i) => {
-      const view = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
-      return encryptInPlace(keys.pixels, ivOf(i), aadBase, view).toString('base64');
+      const target = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
+      return encryptInto(keys.pixels, ivOf(i), aadBase, region, target).toString('base64');
     });
+    undoStego?.();
+    undoStego = undefined;
     if (tags.length > 0) {
       patchOnce(
         bytes,

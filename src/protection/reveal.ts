@@ -5,7 +5,7 @@
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { type DataSet, Tags, parsePart10, tagOfKeyword, writePart10 } from '../dicom';
-import { type PrivateKey, decryptInPlace, openBytes, unwrapDataKey } from '../crypto';
+import { type PrivateKey, decryptInto, openBytes, unwrapDataKey } from '../crypto';
 import { VeilError, isVeilError } from '../errors';
 import { extractPayload, restorePayloadBits, sampleLayout } from '../stego';
 import { assemble } from './assemble';
@@ -110,15 +110,17 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
     record.pixels.originalTransferSyntaxUID,
     record.pixels.mode === 'encapsulated',
   );
+  // Ciphertext is decrypted straight from the input into its place in the output: one pass.
   const { bytes, offsets } = assemble(
     writePart10(meta, dataset, { transferSyntaxUID: syntax }),
     regions,
+    { fillRegions: false },
   );
   const aad = pixelAad(record.sopInstanceUID, regionsKey(element?.tag, geometry), pixelLength, mac);
   regions.forEach((region, i) => {
-    const view = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
+    const target = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
     const tag = Buffer.from(record.pixelTags[i]!, 'base64');
-    if (tag.length !== 16 || !decryptInPlace(keys.pixels, ivOf(i), aad, view, tag)) {
+    if (tag.length !== 16 || !decryptInto(keys.pixels, ivOf(i), aad, region, target, tag)) {
       throw new VeilError(
         'VEIL_E_REVEAL_PIXELS_TAMPERED',
         'The encrypted pixel data failed authentication.',
