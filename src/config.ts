@@ -83,6 +83,10 @@ const COMPRESSED_POLICIES = ['encrypt', 'decode', 'reject'] as const;
 const KEYWORD = /^[A-Za-z][A-Za-z0-9]*$/;
 /** AE titles per PS3.5 6.2: up to 16 characters of the default repertoire, no backslash. */
 const AE_TITLE = /^(?! *$)[\x20-\x5b\x5d-\x7e]{1,16}$/;
+/** Bearer token entries: name:role:SHA-256 hex of the token. */
+const TOKEN_ENTRY = /^[A-Za-z0-9_.-]{1,64}:(modality|workstation|admin):[0-9a-f]{64}$/;
+/** C-MOVE destinations: AE@host:port. */
+const AE_DESTINATION = /^[\x20-\x5b\x5d-\x7e]{1,16}@[A-Za-z0-9_.:-]+:[0-9]{1,5}$/;
 /** UIDs per PS3.5 9.1: digits and dots, no empty component, at most 64 characters. */
 const UID = /^(?=.{1,64}$)(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
 
@@ -95,6 +99,32 @@ export const CONFIG_SCHEMA = {
   http: {
     host: str('0.0.0.0', 'Interface the DICOMweb / admin HTTP server binds.'),
     port: int(8080, 0, 65535, 'TCP port of the HTTP server (0 picks a free port).'),
+
+    authRequired: bool(
+      true,
+      'Require a bearer token on every DICOMweb and admin route (health and metrics excepted).',
+    ),
+    tokens: {
+      kind: 'list',
+      default: [],
+      item: TOKEN_ENTRY,
+      itemDoc: 'name:role:sha256hex with role modality, workstation or admin',
+      doc: 'Bearer tokens as name:role:SHA-256 of the token (hex); `veil token create` makes one.',
+    } satisfies ListLeaf,
+    tokensFile: file(
+      './data/tokens.json',
+      'Hashed tokens generated on first start when http.tokens is empty (printed once).',
+    ),
+    tls: {
+      certFile: str('', 'PEM certificate chain for HTTPS; empty serves plain HTTP.'),
+      keyFile: str('', 'PEM private key for HTTPS.'),
+    },
+    maxUploadBytes: int(
+      4294967295,
+      1024,
+      1099511627776,
+      'Largest STOW-RS request body accepted (bytes).',
+    ),
   },
   dimse: {
     host: str('0.0.0.0', 'Interface the DIMSE listener binds.'),
@@ -105,6 +135,44 @@ export const CONFIG_SCHEMA = {
       AE_TITLE,
       '1 to 16 printable characters, not all spaces, no backslash (PS3.5 6.2 AE)',
     ),
+
+    maxAssociations: int(
+      16,
+      1,
+      1000,
+      'Concurrent DIMSE associations; more are rejected (A-ASSOCIATE-RJ, transient).',
+    ),
+    allowedCallingAETitles: {
+      kind: 'list',
+      default: [],
+      item: AE_TITLE,
+      itemDoc: 'an AE title',
+      doc: 'Calling AE titles allowed to associate; empty allows any.',
+    } satisfies ListLeaf,
+    allowedHosts: {
+      kind: 'list',
+      default: [],
+      item: /^[0-9a-fA-F:.]+$/,
+      itemDoc: 'an IP address',
+      doc: 'Peer IP addresses allowed to associate; empty allows any.',
+    } satisfies ListLeaf,
+    destinations: {
+      kind: 'list',
+      default: [],
+      item: AE_DESTINATION,
+      itemDoc: 'AE@host:port',
+      doc: 'C-MOVE destinations as AE@host:port.',
+    } satisfies ListLeaf,
+    timeoutSeconds: int(
+      60,
+      1,
+      3600,
+      'DIMSE idle timeout: a silent peer is released after it (slow-loris guard).',
+    ),
+    tls: {
+      certFile: str('', 'PEM certificate for DICOM TLS; empty listens in plain TCP.'),
+      keyFile: str('', 'PEM private key for DICOM TLS.'),
+    },
   },
   redis: {
     url: str(
@@ -112,6 +180,96 @@ export const CONFIG_SCHEMA = {
       'Redis for the BullMQ queues, e.g. redis://redis:6379; empty starts an embedded one.',
       /^(rediss?:\/\/\S+)?$/,
       'empty or a redis:// or rediss:// URL',
+    ),
+
+    embeddedBinary: str('redis-server', 'redis-server binary started when redis.url is empty.'),
+  },
+  spool: {
+    dir: file(
+      './data/spool',
+      'Where received instances wait (fsynced) until a worker protected and archived them; shared by gateways and workers.',
+    ),
+    minFreeBytes: int(
+      1073741824,
+      0,
+      1099511627776,
+      'Refuse new instances (0xA700 / HTTP 507) when the spool volume has less free space.',
+    ),
+  },
+  index: {
+    file: file(
+      './data/index.sqlite',
+      'SQLite catalogue of patients, studies, series and instances for C-FIND and QIDO-RS.',
+    ),
+  },
+  archive: {
+    kind: oneOf(
+      ['filesystem', 'dicomweb', 'dimse'],
+      'filesystem',
+      'Where protected objects are stored.',
+    ),
+    filesystem: {
+      dir: file('./data/archive', 'Folder of the filesystem archive.'),
+    },
+    dicomweb: {
+      url: str(
+        '',
+        'DICOMweb root of the archive PACS, e.g. http://orthanc:8042/dicom-web.',
+        /^(https?:\/\/\S+)?$/,
+        'empty or an http(s) URL',
+      ),
+      username: str('', 'HTTP basic user for the DICOMweb archive; empty sends no credentials.'),
+      passwordFile: str('', 'File holding the HTTP basic password of the DICOMweb archive.'),
+    },
+    dimse: {
+      aeTitle: str(
+        'ORTHANC',
+        'Called AE title of the archive PACS.',
+        AE_TITLE,
+        '1 to 16 printable characters, not all spaces, no backslash (PS3.5 6.2 AE)',
+      ),
+      host: str('127.0.0.1', 'Host of the archive PACS DIMSE port.'),
+      port: int(4242, 1, 65535, 'DIMSE port of the archive PACS.'),
+      callingAeTitle: str(
+        'VEIL',
+        'Calling AE title Veil uses towards the archive.',
+        AE_TITLE,
+        '1 to 16 printable characters, not all spaces, no backslash (PS3.5 6.2 AE)',
+      ),
+      retrieve: oneOf(
+        ['cget', 'cmove'],
+        'cget',
+        'How objects come back from the archive: C-GET on the association, or C-MOVE to Veil.',
+      ),
+    },
+  },
+  workers: {
+    processes: int(
+      1,
+      0,
+      64,
+      'Worker processes `veil serve` starts (0: run `veil worker` separately).',
+    ),
+    concurrency: int(
+      2,
+      1,
+      64,
+      'Jobs one worker process runs at once (each in its own sandboxed child).',
+    ),
+  },
+  jobs: {
+    attempts: int(8, 1, 100, 'Attempts of a job with transient failures before it is failed.'),
+    backoffMs: int(
+      1000,
+      10,
+      3600000,
+      'First retry delay; doubles on each attempt (exponential backoff).',
+    ),
+  },
+  audit: {
+    file: file(
+      './data/audit.jsonl',
+      'Audit trail: one JSON line per event (IHE ATNA event types), no patient values.',
     ),
   },
   keys: {
