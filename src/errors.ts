@@ -149,6 +149,82 @@ export const ERROR_CODES = {
   },
   VEIL_E_IO: { http: 500, dimse: 0xa700, summary: 'A file could not be read or written.' },
   VEIL_E_USAGE: { http: 400, dimse: 0xc000, summary: 'A command was called with wrong arguments.' },
+  // Gateway: archive, spool, queue, HTTP and DIMSE doors
+  VEIL_E_ARCHIVE_NOT_FOUND: {
+    http: 404,
+    dimse: 0xa701,
+    summary: 'The archive does not hold the requested object.',
+  },
+  VEIL_E_ARCHIVE_UNAVAILABLE: {
+    http: 503,
+    dimse: 0xa702,
+    summary: 'The archive cannot be reached or refused the request.',
+  },
+  VEIL_E_SPOOL_FULL: {
+    http: 507,
+    dimse: 0xa700,
+    summary: 'The spool volume is (nearly) full; new instances are refused.',
+  },
+  VEIL_E_QUEUE_UNAVAILABLE: {
+    http: 503,
+    dimse: 0xa700,
+    summary: 'Redis (the job queue) is unreachable; new instances are refused, not acknowledged.',
+  },
+  VEIL_E_AUTH_MISSING: {
+    http: 401,
+    dimse: 0xc000,
+    summary: 'The request carries no bearer token.',
+  },
+  VEIL_E_AUTH_INVALID: {
+    http: 401,
+    dimse: 0xc000,
+    summary: 'The bearer token is unknown or expired.',
+  },
+  VEIL_E_AUTH_FORBIDDEN: {
+    http: 403,
+    dimse: 0xc000,
+    summary: "The token's role may not use this route.",
+  },
+  VEIL_E_DIMSE_AE_REJECTED: {
+    http: 403,
+    dimse: 0xc000,
+    summary: 'The calling AE title or peer address is not allowed.',
+  },
+  VEIL_E_MOVE_DESTINATION_UNKNOWN: {
+    http: 400,
+    dimse: 0xa801,
+    summary: 'The C-MOVE destination AE is not configured.',
+  },
+  VEIL_E_HTTP_BAD_REQUEST: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'The HTTP request is malformed (multipart body, parameters).',
+  },
+  VEIL_E_HTTP_UNSUPPORTED_MEDIA: {
+    http: 415,
+    dimse: 0xc000,
+    summary: "The request's content type is not one Veil accepts.",
+  },
+  VEIL_E_HTTP_NOT_ACCEPTABLE: {
+    http: 406,
+    dimse: 0xc000,
+    summary: 'None of the media types in Accept can be produced.',
+  },
+  VEIL_E_HTTP_TOO_LARGE: {
+    http: 413,
+    dimse: 0xa700,
+    summary: 'The request body exceeds http.maxUploadBytes.',
+  },
+  VEIL_E_NOT_FOUND: {
+    http: 404,
+    dimse: 0xc000,
+    summary: 'No such study, series or instance in the index.',
+  },
+  VEIL_E_UID_INVALID: {
+    http: 400,
+    dimse: 0xc000,
+    summary: 'A UID in the request is not a valid DICOM UID.',
+  },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

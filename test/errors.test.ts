@@ -50,9 +50,13 @@ describe('errors', () => {
       assert.match(code, /^VEIL_E_[A-Z0-9]+(_[A-Z0-9]+)*$/);
       const { http, dimse } = ERROR_CODES[code];
       assert.ok(http >= 400 && http <= 599, `${code} HTTP status is an error status`);
-      // PS3.7 C.1: failures are 0xA7xx, 0xA9xx or 0xCxxx (refused, mismatch, cannot understand)
+      // PS3.7 C.1: failures are 0xA7xx, 0xA9xx or 0xCxxx (refused, mismatch, cannot understand),
+      // and PS3.4 C.4.2.1.5 adds 0xA801 (C-MOVE: move destination unknown)
       assert.ok(
-        (dimse & 0xff00) === 0xa700 || (dimse & 0xff00) === 0xa900 || (dimse & 0xf000) === 0xc000,
+        (dimse & 0xff00) === 0xa700 ||
+          dimse === 0xa801 ||
+          (dimse & 0xff00) === 0xa900 ||
+          (dimse & 0xf000) === 0xc000,
         `${code} DIMSE status is a failure status`,
       );
     }

@@ -1,0 +1,43 @@
+/**
+ * Where protected objects live. Like Orthanc's storage area: a handful of verbs keyed by id.
+ * Implementations: FilesystemArchive (default), DicomWebArchive (STOW-RS / WADO-RS to any PACS,
+ * tested with Orthanc), DimseArchive (C-STORE / C-GET or C-MOVE SCU). Archives only ever see
+ * protected objects.
+ */
+
+/** The identifiers that address one instance in any archive (WADO-RS needs all three). */
+export interface InstanceRef {
+  readonly studyInstanceUID: string;
+  readonly seriesInstanceUID: string;
+  readonly sopInstanceUID: string;
+}
+
+/** Health of an archive, for /readyz. */
+export interface ArchiveHealth {
+  readonly ok: boolean;
+  /** Short reason when not ok, e.g. "ECONNREFUSED 127.0.0.1:8042"; never patient data. */
+  readonly detail?: string;
+}
+
+export interface Archive {
+  /** 'filesystem' | 'dicomweb' | 'dimse', for logs and metrics. */
+  readonly kind: string;
+  /** Stores (or replaces: the newest copy wins) one protected Part 10 object. */
+  put(ref: InstanceRef, bytes: Buffer): Promise<void>;
+  /** Returns the stored object; VEIL_E_ARCHIVE_NOT_FOUND when absent. */
+  get(ref: InstanceRef): Promise<Buffer>;
+  has(ref: InstanceRef): Promise<boolean>;
+  /** Removes the object; resolves when it is gone or was never there. */
+  delete(ref: InstanceRef): Promise<void>;
+  health(): Promise<ArchiveHealth>;
+  /** Releases connections; safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** UIDs are digits and dots, at most 64 characters (PS3.5 9.1): also what makes them safe as file names. */
+export const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** True when `uid` is a syntactically valid DICOM UID. */
+export function isUid(uid: string): boolean {
+  return uid.length > 0 && uid.length <= 64 && UID_PATTERN.test(uid);
+}
