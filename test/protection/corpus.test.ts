@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tags, isEncapsulated, parsePart10 } from '../../src/dicom';
 import { VeilError, isVeilError } from '../../src/errors';
@@ -8,6 +8,7 @@ import { assertSameInstance } from '../helpers/compare';
 import { testKey } from '../helpers/keys';
 import { protectOptions, revealOptions } from '../helpers/options';
 import { listCorpusFiles } from '../helpers/pydicom-corpus';
+import { runTool, tempDir } from '../helpers/tools';
 
 /** Broken files of the corpus and the code each must be refused with. */
 const BROKEN: Record<string, string[]> = {
@@ -18,6 +19,11 @@ const BROKEN: Record<string, string[]> = {
 describe('protection on the python3-pydicom test corpus', () => {
   const files = listCorpusFiles().filter((f) => f.endsWith('.dcm'));
   const seen = { native: 0, encapsulated: 0, rle: 0, noPixels: 0, refused: 0 };
+  let tmp: ReturnType<typeof tempDir>;
+  before(() => {
+    tmp = tempDir('veil-corpus-');
+  });
+  after(() => tmp.cleanup());
 
   it('finds the corpus (python3-pydicom installed)', () => {
     assert.ok(files.length > 40, `found ${files.length} corpus files`);
@@ -56,6 +62,17 @@ describe('protection on the python3-pydicom test corpus', () => {
       }
       assert.ok(!(name in BROKEN), `${name} should have been refused`);
       const { bytes: revealed } = reveal(result.bytes, revealOptions([key]));
+      // DCMTK reads both the protected and the revealed object.
+      for (const [label, bytes] of [
+        ['protected', result.bytes],
+        ['revealed', revealed],
+      ] as const) {
+        const file = path.join(tmp.dir, `${label}-${name}`);
+        writeFileSync(file, bytes);
+        const dump = runTool('dcmdump', ['-q', file]);
+        assert.equal(dump.status, 0, `dcmdump ${label} ${name}: ${dump.stderr}`);
+        assert.doesNotMatch(dump.stdout + dump.stderr, /^E: /m);
+      }
       const pixel = parsed.dataset.get(Tags.PixelData);
       if (result.report.pixelMode === 'decoded') {
         // RLE decoded on the way in: the header comes back, the pixels come back decoded.
