@@ -225,6 +225,11 @@ export const ERROR_CODES = {
     dimse: 0xc000,
     summary: 'A UID in the request is not a valid DICOM UID.',
   },
+  VEIL_E_QUERY_INVALID: {
+    http: 400,
+    dimse: 0xa900,
+    summary: 'A query key has a value its matching type does not allow (date range, number, limit).',
+  },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
