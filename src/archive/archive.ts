@@ -4,6 +4,7 @@
  * tested with Orthanc), DimseArchive (C-STORE / C-GET or C-MOVE SCU). Archives only ever see
  * protected objects.
  */
+import { VeilError } from '../errors';
 
 /** The identifiers that address one instance in any archive (WADO-RS needs all three). */
 export interface InstanceRef {
@@ -40,4 +41,19 @@ export const UID_PATTERN = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
 /** True when `uid` is a syntactically valid DICOM UID. */
 export function isUid(uid: string): boolean {
   return uid.length > 0 && uid.length <= 64 && UID_PATTERN.test(uid);
+}
+
+/** Rejects anything but a valid UID, which also makes path traversal impossible ("..", "/"). */
+export function assertInstanceRef(ref: InstanceRef): void {
+  for (const [name, uid] of [
+    ['StudyInstanceUID', ref.studyInstanceUID],
+    ['SeriesInstanceUID', ref.seriesInstanceUID],
+    ['SOPInstanceUID', ref.sopInstanceUID],
+  ] as const) {
+    if (typeof uid !== 'string' || !isUid(uid)) {
+      throw new VeilError('VEIL_E_UID_INVALID', `${name} is not a valid DICOM UID.`, {
+        attribute: name,
+      });
+    }
+  }
 }
