@@ -190,6 +190,12 @@ export const ERROR_CODES = {
     dimse: 0xc000,
     summary: 'The calling AE title or peer address is not allowed.',
   },
+  VEIL_E_DIMSE_PEER_UNAVAILABLE: {
+    http: 502,
+    dimse: 0xa702,
+    summary:
+      'A DICOM peer (C-MOVE destination, C-GET requester) refused, aborted or dropped the association.',
+  },
   VEIL_E_MOVE_DESTINATION_UNKNOWN: {
     http: 400,
     dimse: 0xa801,
@@ -228,7 +234,8 @@ export const ERROR_CODES = {
   VEIL_E_QUERY_INVALID: {
     http: 400,
     dimse: 0xa900,
-    summary: 'A query key has a value its matching type does not allow (date range, number, limit).',
+    summary:
+      'A query key has a value its matching type does not allow (date range, number, limit).',
   },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
