@@ -160,6 +160,11 @@ export const ERROR_CODES = {
     dimse: 0xa702,
     summary: 'The archive cannot be reached or refused the request.',
   },
+  VEIL_E_ARCHIVE_UNSUPPORTED: {
+    http: 501,
+    dimse: 0xc000,
+    summary: 'The archive backend cannot do this operation (e.g. delete over plain DICOMweb).',
+  },
   VEIL_E_SPOOL_FULL: {
     http: 507,
     dimse: 0xa700,
