@@ -242,6 +242,11 @@ export const ERROR_CODES = {
     summary:
       'A query key has a value its matching type does not allow (date range, number, limit).',
   },
+  VEIL_E_JOB_NOT_FAILED: {
+    http: 409,
+    dimse: 0xc000,
+    summary: 'Only a failed job can be retried; this one is waiting, active or completed.',
+  },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
