@@ -1,0 +1,251 @@
+/**
+ * STOW-RS (PS3.18 10.5): POST /dicom-web/studies[/{study}] with multipart/related;
+ * type="application/dicom". Each part streams to a spool temp file (bounded memory), then the
+ * intake fsyncs, renames and enqueues it; the reply lists stored and failed instances.
+ */
+import fs from 'node:fs';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Router, type Request, type Response } from 'express';
+import { isUid } from '../archive/archive';
+import { ERROR_CODES, VeilError, isVeilError } from '../errors';
+import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { boundaryOf, parseContentType, readMultipart } from '../http/multipart';
+import type { Role } from './tokens';
+import type { RequestHandler } from 'express';
+import { principalOf } from './auth';
+import type { DicomJsonObject } from './dicom-json';
+import { peekUids, type PeekedUids } from './header-peek';
+import { requestLog } from './request-log';
+import { dicomWebRoot, retrieveUrl } from './urls';
+
+/** PS3.18 Table 10.5.3-2 failure reasons Veil reports in FailureReason (0008,1197). */
+export const StowFailure = {
+  OutOfResources: 0xa700,
+  DataSetDoesNotMatchSOPClass: 0xa900,
+  CannotUnderstand: 0xc000,
+  StudyInstanceUIDMismatch: 0xc122,
+  ProcessingFailure: 0x0110,
+} as const;
+
+interface Stored {
+  sopClassUID: string;
+  sopInstanceUID: string;
+  studyInstanceUID: string;
+  seriesInstanceUID?: string;
+}
+interface Failed {
+  uids: PeekedUids;
+  reason: number;
+  code: string;
+}
+
+/** The FailureReason of an error: the DIMSE status of its code when PS3.18 lists it, else 0x0110. */
+export function failureReasonOf(err: unknown): number {
+  if (!isVeilError(err)) return StowFailure.ProcessingFailure;
+  const dimse = ERROR_CODES[err.code].dimse;
+  const listed: number[] = [
+    StowFailure.OutOfResources,
+    StowFailure.DataSetDoesNotMatchSOPClass,
+    StowFailure.CannotUnderstand,
+  ];
+  return listed.includes(dimse) ? dimse : StowFailure.ProcessingFailure;
+}
+
+/** Counts request bytes and fails the stream once http.maxUploadBytes is passed. */
+function byteLimit(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max)
+        done(
+          new VeilError('VEIL_E_HTTP_TOO_LARGE', 'The request body exceeds http.maxUploadBytes', {
+            maxUploadBytes: max,
+          }),
+        );
+      else done(null, chunk);
+    },
+  });
+}
+
+const ui = (uid: string) => ({ vr: 'UI', Value: [uid] });
+
+/** The STOW-RS response body (PS3.18 10.5.3, DICOM JSON). */
+function responseBody(
+  root: string,
+  stored: Stored[],
+  failed: Failed[],
+  pathStudy?: string,
+): DicomJsonObject {
+  const body: DicomJsonObject = {};
+  const studies = new Set(stored.map((s) => s.studyInstanceUID));
+  const study = pathStudy ?? (studies.size === 1 ? [...studies][0] : undefined);
+  if (study !== undefined) body['00081190'] = { vr: 'UR', Value: [retrieveUrl(root, study)] };
+  if (failed.length > 0) {
+    body['00081198'] = {
+      vr: 'SQ',
+      Value: failed.map((f) => {
+        const item: DicomJsonObject = {};
+        if (f.uids.sopClassUID) item['00081150'] = ui(f.uids.sopClassUID);
+        if (f.uids.sopInstanceUID) item['00081155'] = ui(f.uids.sopInstanceUID);
+        item['00081197'] = { vr: 'US', Value: [f.reason] };
+        return item;
+      }),
+    };
+  }
+  if (stored.length > 0) {
+    body['00081199'] = {
+      vr: 'SQ',
+      Value: stored.map((s) => {
+        const item: DicomJsonObject = {
+          '00081150': ui(s.sopClassUID),
+          '00081155': ui(s.sopInstanceUID),
+        };
+        if (s.seriesInstanceUID) {
+          item['00081190'] = {
+            vr: 'UR',
+            Value: [retrieveUrl(root, s.studyInstanceUID, s.seriesInstanceUID, s.sopInstanceUID)],
+          };
+        }
+        return item;
+      }),
+    };
+  }
+  return body;
+}
+
+async function removeQuietly(file: string): Promise<void> {
+  await fs.promises.rm(file, { force: true }).catch(() => undefined);
+}
+
+/** Router for POST /studies and /studies/{study}, mounted under /dicom-web with the auth guard. */
+export function stowRouter(
+  deps: GatewayDeps,
+  requireRole: (...roles: Role[]) => RequestHandler,
+): Router {
+  const router = Router();
+  const maxUpload = deps.config.http.maxUploadBytes;
+
+  const store = async (req: Request, res: Response): Promise<void> => {
+    const log = requestLog(res) ?? deps.log;
+    const pathStudy = req.params.study as string | undefined;
+    if (pathStudy !== undefined && !isUid(pathStudy)) {
+      throw new VeilError('VEIL_E_UID_INVALID', 'The study UID in the path is not a valid UID');
+    }
+    const contentType = req.get('content-type');
+    const boundary = boundaryOf(contentType);
+    const type = parseContentType(contentType!).params.type?.toLowerCase();
+    if (type !== 'application/dicom') {
+      throw new VeilError(
+        'VEIL_E_HTTP_UNSUPPORTED_MEDIA',
+        'STOW-RS accepts multipart/related; type="application/dicom" only',
+      );
+    }
+    const declared = Number(req.get('content-length'));
+    if (Number.isFinite(declared) && declared > maxUpload) {
+      res.setHeader('Connection', 'close');
+      throw new VeilError('VEIL_E_HTTP_TOO_LARGE', 'The request body exceeds http.maxUploadBytes', {
+        maxUploadBytes: maxUpload,
+      });
+    }
+    // Refuse up front (503 / 507) when nothing could be acknowledged now.
+    await deps.intake.checkAccepting();
+
+    const principal = principalOf(res);
+    const source = {
+      kind: 'stow' as const,
+      who: principal.name,
+      address: req.socket.remoteAddress,
+    };
+    const stored: Stored[] = [];
+    const failed: Failed[] = [];
+    const fail = (uids: PeekedUids, err: unknown): void => {
+      const code = isVeilError(err) ? err.code : 'internal';
+      if (!isVeilError(err)) log.error({ err }, 'STOW-RS part failed');
+      deps.metrics.failures.inc({ code, stage: 'intake' });
+      failed.push({ uids, reason: failureReasonOf(err), code });
+    };
+
+    const body: Readable = req.pipe(byteLimit(maxUpload));
+    req.on('error', (err) => body.destroy(err));
+    let bodyError: unknown;
+    try {
+      for await (const part of readMultipart(body, boundary, { maxPartBytes: maxUpload })) {
+        const partType = part.headers['content-type'];
+        if (
+          partType !== undefined &&
+          parseContentType(partType).mediaType !== 'application/dicom'
+        ) {
+          part.body.destroy();
+          fail(
+            {},
+            new VeilError('VEIL_E_HTTP_UNSUPPORTED_MEDIA', 'A part is not application/dicom'),
+          );
+          continue;
+        }
+        const temp = deps.intake.tempPath();
+        try {
+          await pipeline(part.body, fs.createWriteStream(temp, { flags: 'wx' }));
+        } catch (err) {
+          await removeQuietly(temp);
+          throw err;
+        }
+        const uids = await peekUids(temp).catch((): PeekedUids => ({}));
+        if (
+          pathStudy !== undefined &&
+          uids.studyInstanceUID !== undefined &&
+          uids.studyInstanceUID !== pathStudy
+        ) {
+          await removeQuietly(temp);
+          deps.metrics.failures.inc({ code: 'study-mismatch', stage: 'intake' });
+          failed.push({
+            uids,
+            reason: StowFailure.StudyInstanceUIDMismatch,
+            code: 'study-mismatch',
+          });
+          continue;
+        }
+        try {
+          const result = await deps.intake.accept(temp, source);
+          deps.metrics.instancesReceived.inc({ door: 'stow' });
+          stored.push({ ...result, seriesInstanceUID: uids.seriesInstanceUID });
+        } catch (err) {
+          await removeQuietly(temp);
+          fail(uids, err);
+        }
+      }
+    } catch (err) {
+      bodyError = err;
+    }
+    if (bodyError !== undefined) {
+      res.setHeader('Connection', 'close');
+      // Nothing acknowledged: the whole request failed (400 malformed, 413 too large).
+      if (stored.length === 0) throw bodyError;
+      fail({}, bodyError);
+    }
+    if (stored.length === 0 && failed.length === 0) {
+      throw new VeilError('VEIL_E_HTTP_BAD_REQUEST', 'The multipart body holds no parts');
+    }
+    deps.audit.record({
+      type: 'DICOMInstancesTransferred',
+      action: 'C',
+      outcome:
+        failed.length === 0 ? 'success' : stored.length > 0 ? 'minor-failure' : 'serious-failure',
+      user: principal.name,
+      address: req.socket.remoteAddress,
+      studyInstanceUIDs: [...new Set(stored.map((s) => s.studyInstanceUID))],
+      sopInstanceUIDs: stored.map((s) => s.sopInstanceUID),
+      errorCode: failed[0]?.code,
+    });
+    const status = failed.length === 0 ? 200 : stored.length > 0 ? 202 : 409;
+    res
+      .status(status)
+      .type('application/dicom+json')
+      .send(JSON.stringify(responseBody(dicomWebRoot(req), stored, failed, pathStudy)));
+  };
+
+  router.post('/studies', requireRole('modality'), store);
+  router.post('/studies/:study', requireRole('modality'), store);
+  return router;
+}

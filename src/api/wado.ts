@@ -1,0 +1,278 @@
+/**
+ * WADO-RS (PS3.18 10.4): a study, series or instance as multipart/related; type="application/dicom",
+ * each instance streamed as soon as a worker revealed it; and the /metadata variants as DICOM JSON.
+ * An instance that does not reveal (tampered, no key) is never delivered: see docs/http-api.md.
+ */
+import fs from 'node:fs';
+import { Router, type Request, type RequestHandler, type Response } from 'express';
+import { isUid, type InstanceRef } from '../archive/archive';
+import { parsePart10 } from '../dicom/parse';
+import { ERROR_CODES, VeilError, type ErrorCode } from '../errors';
+import type { InstanceRecord } from '../index/catalogue';
+import { closing, newBoundary, partHead } from '../http/multipart';
+import type { Retrieved } from '../pipeline/contracts';
+import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { principalOf } from './auth';
+import { dataSetToJson } from './dicom-json';
+import { covers, parseAccept } from './media-type';
+import { requestLog } from './request-log';
+import type { Role } from './tokens';
+
+type Failure = Extract<Retrieved, { ok: false }>;
+
+/** Writes with backpressure; resolves early when the client has gone (the caller then stops). */
+async function write(res: Response, chunk: Buffer): Promise<void> {
+  if (res.destroyed) return;
+  if (res.write(chunk)) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function streamFile(res: Response, file: string): Promise<void> {
+  for await (const chunk of fs.createReadStream(file, { highWaterMark: 1 << 20 })) {
+    if (res.destroyed) return;
+    await write(res, chunk as Buffer);
+  }
+}
+
+/** The scope of the request, UIDs validated (400 VEIL_E_UID_INVALID). */
+function scopeOf(req: Request): {
+  studyInstanceUID: string;
+  seriesInstanceUID?: string;
+  sopInstanceUID?: string;
+} {
+  const { study, series, sop } = req.params as Record<string, string | undefined>;
+  for (const uid of [study, series, sop]) {
+    if (uid !== undefined && !isUid(uid))
+      throw new VeilError('VEIL_E_UID_INVALID', 'A UID in the path is not a valid UID');
+  }
+  return {
+    studyInstanceUID: study!,
+    ...(series !== undefined ? { seriesInstanceUID: series } : {}),
+    ...(sop !== undefined ? { sopInstanceUID: sop } : {}),
+  };
+}
+
+/**
+ * Accept negotiation for instances: multipart/related with type application/dicom (or wildcards).
+ * Instances go out in the transfer syntax they were received in (bit-exact reveal), so a
+ * transfer-syntax parameter other than '*' is acceptable only when every instance has it.
+ */
+function acceptsInstances(header: string | undefined, records: InstanceRecord[]): boolean {
+  return parseAccept(header).some((m) => {
+    if (m.type === '*/*' || m.type === 'multipart/*') return true;
+    if (m.type !== 'multipart/related') return false;
+    const type = m.params.type?.toLowerCase();
+    if (
+      type !== undefined &&
+      type !== 'application/dicom' &&
+      type !== 'application/*' &&
+      type !== '*/*'
+    )
+      return false;
+    const ts = m.params['transfer-syntax'];
+    return ts === undefined || ts === '*' || records.every((r) => r.transferSyntaxUID === ts);
+  });
+}
+
+function refOf(r: InstanceRecord): InstanceRef {
+  return {
+    studyInstanceUID: r.studyInstanceUID,
+    seriesInstanceUID: r.seriesInstanceUID,
+    sopInstanceUID: r.sopInstanceUID,
+  };
+}
+
+function failuresBody(failures: Failure[]): { sopInstanceUID: string; code: string }[] {
+  return failures.map((f) => ({ sopInstanceUID: f.ref.sopInstanceUID, code: f.code }));
+}
+
+/** When nothing could be revealed: the first failure's status, and every failed instance's code. */
+function sendAllFailed(res: Response, failures: Failure[]): void {
+  if (failures.length === 0)
+    throw new VeilError('VEIL_E_ARCHIVE_NOT_FOUND', 'No instance came back from the archive');
+  const first = failures[0]!.code;
+  const status = first in ERROR_CODES ? ERROR_CODES[first as ErrorCode].http : 500;
+  res.status(status).json({
+    code: first,
+    message: `None of the ${failures.length} instances could be revealed`,
+    failed: failuresBody(failures),
+  });
+}
+
+/** Router for WADO-RS retrieval and metadata, mounted under /dicom-web. */
+export function wadoRouter(
+  deps: GatewayDeps,
+  requireRole: (...roles: Role[]) => RequestHandler,
+): Router {
+  const router = Router();
+
+  const audit = (
+    req: Request,
+    res: Response,
+    refs: InstanceRef[],
+    delivered: string[],
+    failures: Failure[],
+  ): void => {
+    deps.audit.record({
+      type: 'DICOMInstancesTransferred',
+      action: 'R',
+      outcome:
+        failures.length === 0 && delivered.length === refs.length
+          ? 'success'
+          : delivered.length > 0
+            ? 'minor-failure'
+            : 'serious-failure',
+      user: principalOf(res).name,
+      address: req.socket.remoteAddress,
+      studyInstanceUIDs: [...new Set(refs.map((r) => r.studyInstanceUID))],
+      sopInstanceUIDs: delivered,
+      errorCode: failures[0]?.code,
+    });
+  };
+
+  const lookup = (req: Request): InstanceRecord[] => {
+    const records = deps.catalogue.instancesOf(scopeOf(req));
+    if (records.length === 0)
+      throw new VeilError('VEIL_E_NOT_FOUND', 'No such study, series or instance');
+    return records;
+  };
+
+  const retrieve = async (req: Request, res: Response): Promise<void> => {
+    const records = lookup(req);
+    if (!acceptsInstances(req.get('accept'), records)) {
+      throw new VeilError(
+        'VEIL_E_HTTP_NOT_ACCEPTABLE',
+        'WADO-RS answers multipart/related; type="application/dicom" in the received transfer syntax',
+      );
+    }
+    const refs = records.map(refOf);
+    const boundary = newBoundary();
+    const failures: Failure[] = [];
+    const delivered: string[] = [];
+    let started = false;
+    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+      if (!item.ok) {
+        failures.push(item);
+        deps.metrics.failures.inc({ code: item.code, stage: 'reveal' });
+        continue;
+      }
+      try {
+        if (res.destroyed) continue;
+        // Headers wait for the first revealed instance, so a request where nothing reveals
+        // still gets a proper error status instead of an empty 200.
+        if (!started) {
+          res
+            .status(200)
+            .setHeader(
+              'Content-Type',
+              `multipart/related; type="application/dicom"; boundary=${boundary}`,
+            );
+          started = true;
+        }
+        await write(
+          res,
+          partHead(boundary, {
+            'Content-Type': 'application/dicom',
+            'Content-Length': String(item.bytes),
+          }),
+        );
+        await streamFile(res, item.path);
+        if (!res.destroyed) {
+          delivered.push(item.ref.sopInstanceUID);
+          deps.metrics.instancesRevealed.inc();
+          deps.metrics.bytesRevealed.inc(item.bytes);
+        }
+      } finally {
+        await item.release();
+      }
+      if (res.destroyed) break;
+    }
+    audit(req, res, refs, delivered, failures);
+    if (res.destroyed) {
+      requestLog(res)?.info(
+        { delivered: delivered.length, of: refs.length },
+        'client left during WADO-RS',
+      );
+      return;
+    }
+    if (!started) {
+      sendAllFailed(res, failures);
+      return;
+    }
+    if (failures.length > 0) {
+      // Status and headers are long gone: the last part reports what was withheld (RFC 9457).
+      const problem = {
+        type: 'https://veil.invalid/problems/instances-not-revealed',
+        title: 'Some instances could not be revealed and were not delivered',
+        status: 422,
+        failed: failuresBody(failures),
+      };
+      await write(res, partHead(boundary, { 'Content-Type': 'application/problem+json' }));
+      await write(res, Buffer.from(JSON.stringify(problem)));
+    }
+    await write(res, closing(boundary));
+    res.end();
+  };
+
+  const metadata = async (req: Request, res: Response): Promise<void> => {
+    const records = lookup(req);
+    const accept = parseAccept(req.get('accept'));
+    if (!accept.some((m) => covers(m, 'application/dicom+json') || covers(m, 'application/json'))) {
+      throw new VeilError(
+        'VEIL_E_HTTP_NOT_ACCEPTABLE',
+        'Metadata is answered as application/dicom+json only',
+      );
+    }
+    const refs = records.map(refOf);
+    const failures: Failure[] = [];
+    const delivered: string[] = [];
+    const out: string[] = [];
+    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+      if (!item.ok) {
+        failures.push(item);
+        deps.metrics.failures.inc({ code: item.code, stage: 'reveal' });
+        continue;
+      }
+      try {
+        const { dataset } = parsePart10(await fs.promises.readFile(item.path));
+        out.push(JSON.stringify(dataSetToJson(dataset)));
+        delivered.push(item.ref.sopInstanceUID);
+      } finally {
+        await item.release();
+      }
+    }
+    audit(req, res, refs, delivered, failures);
+    if (delivered.length === 0) {
+      sendAllFailed(res, failures);
+      return;
+    }
+    if (failures.length > 0) {
+      const codes = [...new Set(failures.map((f) => f.code))].join(', ');
+      res.setHeader(
+        'Warning',
+        `299 - "${failures.length} instances could not be revealed: ${codes}"`,
+      );
+    }
+    res
+      .status(200)
+      .type('application/dicom+json')
+      .send(`[${out.join(',')}]`);
+  };
+
+  const guard = requireRole('workstation');
+  router.get('/studies/:study', guard, retrieve);
+  router.get('/studies/:study/series/:series', guard, retrieve);
+  router.get('/studies/:study/series/:series/instances/:sop', guard, retrieve);
+  router.get('/studies/:study/metadata', guard, metadata);
+  router.get('/studies/:study/series/:series/metadata', guard, metadata);
+  router.get('/studies/:study/series/:series/instances/:sop/metadata', guard, metadata);
+  return router;
+}
