@@ -24,6 +24,12 @@ export interface ParsedInstance {
 export interface ParseOptions {
   /** Deepest sequence nesting accepted before VEIL_E_DICOM_MALFORMED (default 32). */
   maxSequenceDepth?: number;
+  /**
+   * Stop before the top-level Pixel Data (7FE0,0010) and accept input truncated after it, so a
+   * caller can read the UIDs from the first bytes of a large file. Pixel Data and anything after
+   * it are absent from the result. Deflated data sets are still inflated whole.
+   */
+  stopAtPixelData?: boolean;
 }
 
 const PREAMBLE_LENGTH = 128;
@@ -119,11 +125,40 @@ export function parsePart10(bytes: Buffer, options: ParseOptions = {}): ParsedIn
     body = inflate(bytes.subarray(position));
     position = 0;
   }
-  const dataset = readDataSet(body, position, {
+  const readOptions = {
     implicit: transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian,
     bigEndian: transferSyntaxUID === TransferSyntax.ExplicitVRBigEndian,
     maxSequenceDepth,
     dropGroupLengths: true,
-  });
+  };
+  const dataset = options.stopAtPixelData
+    ? readHeader(body, position, readOptions)
+    : readDataSet(body, position, readOptions);
   return { meta, dataset, transferSyntaxUID };
+}
+
+/**
+ * Reads the data set up to its top-level Pixel Data. Each occurrence of the Pixel Data tag in the
+ * bytes is a candidate end; the first one before which the elements parse exactly (no element or
+ * sequence cut open) is the top-level element boundary. Candidates inside values or nested
+ * sequences (icon images) cut an element open and fail. Without a boundary the whole input is
+ * read, so a header cut short still reports its own error (VEIL_E_DICOM_TRUNCATED).
+ */
+function readHeader(
+  body: Buffer,
+  position: number,
+  readOptions: Parameters<typeof readDataSet>[2],
+): ReturnType<typeof readDataSet> {
+  const tag = readOptions.bigEndian
+    ? Buffer.from([0x7f, 0xe0, 0x00, 0x10])
+    : Buffer.from([0xe0, 0x7f, 0x10, 0x00]);
+  for (let at = body.indexOf(tag, position); at !== -1; at = body.indexOf(tag, at + 1)) {
+    try {
+      return readDataSet(body.subarray(0, at), position, readOptions);
+    } catch (err) {
+      // A candidate inside a value cuts an element open; try the next one.
+      if (!(err instanceof VeilError)) throw err;
+    }
+  }
+  return readDataSet(body, position, readOptions);
 }

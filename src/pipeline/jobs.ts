@@ -46,7 +46,10 @@ export interface RevealJobResult {
   bytes: number;
 }
 
-/** Job id of an instance's protect job: derived from the SOP Instance UID, so a re-send is one job. */
+/**
+ * Job id of an instance's protect job: derived from the SOP Instance UID, so a re-send is one job.
+ * A hyphen, not a colon: BullMQ 6 refuses custom ids with one ':' ("Custom Id cannot contain :").
+ */
 export function protectJobId(sopInstanceUID: string): string {
-  return `protect:${sopInstanceUID}`;
+  return `protect-${sopInstanceUID}`;
 }

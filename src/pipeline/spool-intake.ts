@@ -1,0 +1,264 @@
+/**
+ * Intake: a door's temp file becomes a durable spool file and a protect job, and only then is the
+ * instance acknowledged (DESIGN.md "Rules of the flow"). The newest copy of an instance wins.
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Job, Queue } from 'bullmq';
+import { isUid } from '../archive/archive';
+import { Tags, parsePart10 } from '../dicom';
+import { VeilError, isVeilError } from '../errors';
+import type { Logger } from '../log';
+import type { Intake, IntakeResult } from './contracts';
+import { type IntakeSource, type ProtectJobData, protectJobId } from './jobs';
+import type { GatewayMetrics } from './metrics';
+import {
+  type SpoolLayout,
+  ensureSpool,
+  freeBytes,
+  fsyncDir,
+  fsyncFile,
+  parseQueuedName,
+  queuedFileName,
+  removeQuietly,
+  sortableUniq,
+} from './spool';
+
+/** What SpoolIntake needs. */
+export interface SpoolIntakeOptions {
+  layout: SpoolLayout;
+  /** spool.minFreeBytes: below this, new instances are refused with VEIL_E_SPOOL_FULL. */
+  minFreeBytes: number;
+  protectQueue: Queue;
+  log: Logger;
+  metrics?: GatewayMetrics;
+}
+
+/** First read of a header; doubled until the header (everything before Pixel Data) fits. */
+const FIRST_READ = 64 * 1024;
+
+/** The job name of protect jobs. */
+export const PROTECT_JOB = 'protect';
+
+/** Intake onto a spool folder with BullMQ protect jobs. */
+export class SpoolIntake implements Intake {
+  private constructor(private readonly o: SpoolIntakeOptions) {}
+
+  /** Creates the spool folders and the intake. */
+  static async open(options: SpoolIntakeOptions): Promise<SpoolIntake> {
+    await ensureSpool(options.layout);
+    return new SpoolIntake(options);
+  }
+
+  tempPath(): string {
+    return path.join(
+      this.o.layout.incoming,
+      `${sortableUniq()}.${randomBytes(4).toString('hex')}.part`,
+    );
+  }
+
+  async checkAccepting(): Promise<void> {
+    await this.checkSpace();
+    await this.ping();
+  }
+
+  async accept(tempPath: string, source: IntakeSource): Promise<IntakeResult> {
+    let queuedPath: string | undefined;
+    try {
+      const result = await readIdentifiers(tempPath);
+      await this.checkSpace();
+      await fsyncFile(tempPath);
+      queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
+      await fs.rename(tempPath, queuedPath);
+      await fsyncDir(this.o.layout.queued);
+      await this.enqueue({
+        spoolPath: queuedPath,
+        sopInstanceUID: result.sopInstanceUID,
+        receivedAt: new Date().toISOString(),
+        source: {
+          kind: source.kind,
+          who: source.who,
+          ...(source.address ? { address: source.address } : {}),
+        },
+      });
+      this.o.metrics?.instancesReceived.inc({ door: source.kind });
+      return result;
+    } catch (err) {
+      // Not acknowledged: nothing of it may stay behind to be protected later.
+      await removeQuietly(tempPath);
+      if (queuedPath) await removeQuietly(queuedPath);
+      const veil = isVeilError(err)
+        ? err
+        : new VeilError('VEIL_E_IO', 'The instance could not be spooled.', {}, { cause: err });
+      this.o.metrics?.failures.inc({ code: veil.code, stage: 'intake' });
+      throw veil;
+    }
+  }
+
+  /**
+   * Crash recovery at start: every queued spool file whose instance has no waiting, delayed or
+   * active protect job gets one. Returns the number of jobs added.
+   */
+  async recoverSpool(): Promise<number> {
+    const names = (await fs.readdir(this.o.layout.queued)).sort();
+    const newest = new Map<string, string>();
+    for (const name of names) {
+      const parsed = parseQueuedName(name);
+      if (parsed) newest.set(parsed.sopInstanceUID, name);
+    }
+    let added = 0;
+    for (const [sopInstanceUID, name] of newest) {
+      const job = await this.queueCall(() =>
+        this.o.protectQueue.getJob(protectJobId(sopInstanceUID)),
+      );
+      const state = job ? await this.queueCall(() => job.getState()) : undefined;
+      if (state && PENDING.has(state)) continue;
+      await this.enqueue({
+        spoolPath: path.join(this.o.layout.queued, name),
+        sopInstanceUID,
+        receivedAt: new Date().toISOString(),
+        source: { kind: 'dimse', who: 'spool-recovery' },
+      });
+      added += 1;
+    }
+    if (added > 0) this.o.log.warn({ added }, 're-enqueued spooled instances without a job');
+    return added;
+  }
+
+  /**
+   * One protect job per instance (job id from the SOP Instance UID). A waiting job is pointed at
+   * the newest file; an active one gets a follow-up job, and the processor (which takes a per-
+   * instance lock and always protects the newest queued file) makes the newest copy win.
+   */
+  private async enqueue(data: ProtectJobData): Promise<void> {
+    const queue = this.o.protectQueue;
+    const jobId = protectJobId(data.sopInstanceUID);
+    await this.queueCall(async () => {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        const existing = await queue.getJob(jobId);
+        const state = existing ? await existing.getState() : 'unknown';
+        if (!existing || state === 'unknown') {
+          await queue.add(PROTECT_JOB, data, { jobId });
+          // Re-adding an existing id is a silent no-op: make sure ours is the one stored.
+          if ((await queue.getJob(jobId))?.data.spoolPath === data.spoolPath) return;
+        } else if (state === 'completed' || state === 'failed') {
+          // A finished job of an earlier copy blocks the id: remove it (its outcome is superseded).
+          await existing.remove().catch(() => undefined);
+          continue;
+        } else if (state === 'active') {
+          await this.followUp(data);
+          return;
+        } else {
+          await this.replaceWaiting(existing, data);
+          return;
+        }
+      }
+      await this.followUp(data);
+    });
+  }
+
+  private async replaceWaiting(job: Job<ProtectJobData>, data: ProtectJobData): Promise<void> {
+    const older = job.data.spoolPath;
+    await job.updateData(data);
+    const state = await job.getState();
+    if (state === 'active') {
+      // A worker may have picked up the old data: the processor takes the newest file anyway,
+      // and the follow-up guarantees a run after that worker is done.
+      await this.followUp(data);
+    } else if (older !== data.spoolPath) {
+      await removeQuietly(older);
+    }
+  }
+
+  private async followUp(data: ProtectJobData): Promise<void> {
+    await this.o.protectQueue.add(PROTECT_JOB, data, {
+      jobId: `${protectJobId(data.sopInstanceUID)}-${sortableUniq()}`,
+    });
+  }
+
+  private async checkSpace(): Promise<void> {
+    let free: number;
+    try {
+      free = await freeBytes(this.o.layout.root);
+    } catch (err) {
+      throw new VeilError('VEIL_E_IO', 'The spool folder cannot be read.', {}, { cause: err });
+    }
+    if (free < this.o.minFreeBytes) {
+      throw new VeilError(
+        'VEIL_E_SPOOL_FULL',
+        `The spool volume has ${free} bytes free, less than spool.minFreeBytes (${this.o.minFreeBytes}).`,
+      );
+    }
+  }
+
+  private async ping(): Promise<void> {
+    // A cheap round trip: Redis answers, or intake refuses (QUEUE_UNAVAILABLE).
+    await this.queueCall(() => this.o.protectQueue.getJobCounts('waiting'));
+  }
+
+  /** Runs a Redis call with a deadline, so a dead Redis refuses instances instead of hanging. */
+  private async queueCall<T>(fn: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error('Redis did not answer in time')),
+        QUEUE_DEADLINE_MS,
+      );
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (err) {
+      if (isVeilError(err)) throw err;
+      throw new VeilError(
+        'VEIL_E_QUEUE_UNAVAILABLE',
+        'The job queue (Redis) is unreachable; the instance was not accepted.',
+        {},
+        { cause: err },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+/** How long intake waits for Redis before refusing an instance. */
+const QUEUE_DEADLINE_MS = 5000;
+
+const PENDING = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
+
+/** Reads the identifying UIDs from the header only (the pixels may be hundreds of MB). */
+export async function readIdentifiers(file: string): Promise<IntakeResult> {
+  const handle = await fs.open(file, 'r');
+  let header;
+  try {
+    const size = (await handle.stat()).size;
+    for (let want = FIRST_READ; ; want *= 2) {
+      const length = Math.min(want, size);
+      const bytes = Buffer.alloc(length);
+      await handle.read(bytes, 0, length, 0);
+      try {
+        header = parsePart10(bytes, { stopAtPixelData: true });
+        break;
+      } catch (err) {
+        // A header longer than what was read: read more, up to the whole file.
+        if (length >= size || !isVeilError(err)) throw err;
+      }
+    }
+  } finally {
+    await handle.close();
+  }
+  const uid = (tag: number, name: string): string => {
+    const value = header.dataset.string(tag)?.trim();
+    if (!value) {
+      throw new VeilError('VEIL_E_DICOM_MISSING_ATTRIBUTE', `${name} is missing.`);
+    }
+    if (!isUid(value)) throw new VeilError('VEIL_E_UID_INVALID', `${name} is not a valid UID.`);
+    return value;
+  };
+  return {
+    sopInstanceUID: uid(Tags.SOPInstanceUID, 'SOP Instance UID (0008,0018)'),
+    sopClassUID: uid(Tags.SOPClassUID, 'SOP Class UID (0008,0016)'),
+    studyInstanceUID: uid(Tags.StudyInstanceUID, 'Study Instance UID (0020,000D)'),
+  };
+}

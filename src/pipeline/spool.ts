@@ -1,0 +1,127 @@
+/**
+ * The spool's folders and file names, shared by gateways and workers (possibly on a shared volume):
+ * incoming/ (doors stream here), queued/ (fsynced, a protect job exists), failed/ (kept for the
+ * administrator), outgoing/ (revealed instances waiting to be sent).
+ */
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { VeilError } from '../errors';
+
+/** Absolute folders of one spool. */
+export interface SpoolLayout {
+  root: string;
+  incoming: string;
+  queued: string;
+  failed: string;
+  outgoing: string;
+}
+
+/** The folders under `root` (spool.dir). */
+export function spoolLayout(root: string): SpoolLayout {
+  const abs = path.resolve(root);
+  return {
+    root: abs,
+    incoming: path.join(abs, 'incoming'),
+    queued: path.join(abs, 'queued'),
+    failed: path.join(abs, 'failed'),
+    outgoing: path.join(abs, 'outgoing'),
+  };
+}
+
+/** Creates the spool folders (0700: they hold patient data in clear until protected). */
+export async function ensureSpool(layout: SpoolLayout): Promise<void> {
+  for (const dir of [layout.incoming, layout.queued, layout.failed, layout.outgoing]) {
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+let counter = 0;
+
+/**
+ * A unique, time-sortable token: milliseconds, a per-process counter and randomness, fixed width so
+ * that string order is arrival order (the newest copy of an instance sorts last).
+ */
+export function sortableUniq(): string {
+  counter = (counter + 1) % 1_000_000;
+  return `${Date.now().toString().padStart(15, '0')}${counter.toString().padStart(6, '0')}${randomBytes(4).toString('hex')}`;
+}
+
+/** File name of a queued instance: <SOP Instance UID>.<uniq>.dcm (UIDs are safe in file names). */
+export function queuedFileName(sopInstanceUID: string, uniq = sortableUniq()): string {
+  return `${sopInstanceUID}.${uniq}.dcm`;
+}
+
+const QUEUED_NAME = /^((?:\d+\.)*\d+)\.(\d{21}[0-9a-f]{8})\.dcm$/;
+
+/** SOP Instance UID and uniq of a queued file name, or undefined for other files. */
+export function parseQueuedName(
+  name: string,
+): { sopInstanceUID: string; uniq: string } | undefined {
+  const m = QUEUED_NAME.exec(name);
+  return m ? { sopInstanceUID: m[1], uniq: m[2] } : undefined;
+}
+
+/** Names of the files of one instance in `dir`, oldest first. */
+export async function filesOf(dir: string, sopInstanceUID: string): Promise<string[]> {
+  const names = await fs.readdir(dir).catch((err: NodeJS.ErrnoException) => {
+    if (err.code === 'ENOENT') return [] as string[];
+    throw err;
+  });
+  return names
+    .filter((n) => parseQueuedName(n)?.sopInstanceUID === sopInstanceUID)
+    .sort((a, b) => (parseQueuedName(a)!.uniq < parseQueuedName(b)!.uniq ? -1 : 1));
+}
+
+/** Flushes a file's bytes to disk (the durability half of "acknowledge only after fsync"). */
+export async function fsyncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Flushes a folder, so a rename into it survives a crash (POSIX needs the directory fsynced). */
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } catch (err) {
+    // Some filesystems refuse fsync on directories; the rename is still atomic there.
+    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Writes `bytes` to `file` atomically: temp file in the same folder, fsync, rename, fsync folder. */
+export async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.part`;
+  try {
+    const handle = await fs.open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(bytes);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, file);
+    await fsyncDir(path.dirname(file));
+  } catch (err) {
+    await fs.rm(temp, { force: true });
+    throw new VeilError('VEIL_E_IO', `Cannot write ${path.basename(file)}.`, {}, { cause: err });
+  }
+}
+
+/** Removes a file, ignoring one that is already gone. */
+export async function removeQuietly(file: string): Promise<void> {
+  await fs.rm(file, { force: true }).catch(() => undefined);
+}
+
+/** Free bytes available to unprivileged writers on the volume holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const stats = await fs.statfs(dir);
+  return stats.bavail * stats.bsize;
+}
