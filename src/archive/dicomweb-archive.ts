@@ -1,0 +1,291 @@
+/**
+ * Archive in any DICOMweb PACS (PS3.18): STOW-RS to store, WADO-RS to retrieve, QIDO-RS to look
+ * up. DICOMweb has no standard delete; when the server is Orthanc, delete uses its REST API
+ * (POST /tools/lookup, DELETE /instances/{id}). Objects travel as the exact Part 10 bytes.
+ */
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { VeilError } from '../errors';
+import { boundaryOf, closing, newBoundary, partHead, readMultipart } from '../http/multipart';
+import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef } from './archive';
+
+/** Where the DICOMweb archive is and how to reach it. */
+export interface DicomWebArchiveOptions {
+  /** DICOMweb root, e.g. http://orthanc:8042/dicom-web (no trailing slash needed). */
+  url: string;
+  /** HTTP basic credentials; none sent when username is absent or empty. */
+  username?: string;
+  password?: string;
+  /** Orthanc REST root for delete; default: `url` without its trailing /dicom-web. */
+  orthancUrl?: string;
+  /** Per-request timeout in ms; default 60000. */
+  timeoutMs?: number;
+}
+
+const DICOM_MULTIPART = 'multipart/related; type="application/dicom"';
+/** Failed SOP Sequence (0008,1198) of a STOW-RS response (PS3.18 10.5.3). */
+const FAILED_SOP_SEQUENCE = '00081198';
+const FAILURE_REASON = '00081197';
+
+/** The Archive backend that speaks DICOMweb (tested against Orthanc's DICOMweb plugin). */
+export class DicomWebArchive implements Archive {
+  readonly kind = 'dicomweb';
+  private readonly url: string;
+  private readonly restUrl: string | undefined;
+  private readonly authorization: string | undefined;
+  private readonly timeoutMs: number;
+  private orthanc: Promise<boolean> | undefined;
+
+  constructor(options: DicomWebArchiveOptions) {
+    this.url = options.url.replace(/\/+$/, '');
+    this.restUrl = (options.orthancUrl ?? this.url.replace(/\/dicom-web$/i, '')).replace(
+      /\/+$/,
+      '',
+    );
+    if (this.restUrl === this.url && options.orthancUrl === undefined) this.restUrl = undefined;
+    this.authorization = options.username
+      ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
+      : undefined;
+    this.timeoutMs = options.timeoutMs ?? 60000;
+  }
+
+  /** STOW-RS of one instance (PS3.18 10.5); a refused instance is VEIL_E_ARCHIVE_UNAVAILABLE. */
+  async put(ref: InstanceRef, bytes: Buffer): Promise<void> {
+    assertInstanceRef(ref);
+    const boundary = newBoundary();
+    const body = Buffer.concat([
+      partHead(boundary, { 'Content-Type': 'application/dicom' }),
+      bytes,
+      closing(boundary),
+    ]);
+    const res = await this.request('POST', `${this.url}/studies`, {
+      headers: {
+        'Content-Type': `${DICOM_MULTIPART}; boundary=${boundary}`,
+        Accept: 'application/dicom+json',
+      },
+      body,
+    });
+    const text = await res.text();
+    if (!res.ok) throw refused('STOW-RS', res.status);
+    // 200 may still carry failures (PS3.18 10.5.3.1): check the Failed SOP Sequence.
+    const failed = failedReasons(text);
+    if (failed.length > 0) {
+      throw new VeilError(
+        'VEIL_E_ARCHIVE_UNAVAILABLE',
+        'The DICOMweb archive refused the instance.',
+        {
+          failureReasons: failed,
+        },
+      );
+    }
+  }
+
+  /** WADO-RS of one instance as multipart/related application/dicom, as stored. */
+  async get(ref: InstanceRef): Promise<Buffer> {
+    assertInstanceRef(ref);
+    const res = await this.request('GET', this.instanceUrl(ref), {
+      headers: { Accept: `${DICOM_MULTIPART}; transfer-syntax=*` },
+    });
+    if (res.status === 404 || res.status === 204) {
+      await res.body?.cancel();
+      throw notFound(ref);
+    }
+    if (!res.ok || !res.body) {
+      await res.body?.cancel();
+      throw refused('WADO-RS', res.status);
+    }
+    const stream = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    try {
+      let found: Buffer | undefined;
+      for await (const part of readMultipart(
+        stream,
+        boundaryOf(res.headers.get('content-type') ?? undefined),
+      )) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of part.body) chunks.push(chunk as Buffer);
+        found ??= Buffer.concat(chunks);
+      }
+      if (found === undefined) throw notFound(ref);
+      return found;
+    } catch (err) {
+      stream.destroy();
+      if (err instanceof VeilError && err.code === 'VEIL_E_ARCHIVE_NOT_FOUND') throw err;
+      throw new VeilError(
+        'VEIL_E_ARCHIVE_UNAVAILABLE',
+        'The DICOMweb archive sent an unreadable WADO-RS response.',
+        {},
+        { cause: err },
+      );
+    }
+  }
+
+  /** QIDO-RS at IMAGE level by SOP Instance UID (PS3.18 10.6). */
+  async has(ref: InstanceRef): Promise<boolean> {
+    assertInstanceRef(ref);
+    const query = new URLSearchParams({
+      StudyInstanceUID: ref.studyInstanceUID,
+      SOPInstanceUID: ref.sopInstanceUID,
+    });
+    const res = await this.request('GET', `${this.url}/instances?${query}`, {
+      headers: { Accept: 'application/dicom+json' },
+    });
+    const text = await res.text();
+    if (res.status === 204 || res.status === 404) return false;
+    if (!res.ok) throw refused('QIDO-RS', res.status);
+    try {
+      const matches = text.trim() === '' ? [] : (JSON.parse(text) as unknown[]);
+      return Array.isArray(matches) && matches.length > 0;
+    } catch (err) {
+      throw new VeilError(
+        'VEIL_E_ARCHIVE_UNAVAILABLE',
+        'QIDO-RS answered with invalid JSON.',
+        {},
+        { cause: err },
+      );
+    }
+  }
+
+  /** Orthanc only: looks up the instance's Orthanc id and deletes it (DICOMweb has no delete). */
+  async delete(ref: InstanceRef): Promise<void> {
+    assertInstanceRef(ref);
+    if (!(await this.isOrthanc())) {
+      throw new VeilError(
+        'VEIL_E_ARCHIVE_UNSUPPORTED',
+        'DICOMweb has no standard delete and the archive is not Orthanc; delete in the PACS.',
+      );
+    }
+    const lookup = await this.request('POST', `${this.restUrl}/tools/lookup`, {
+      headers: { 'Content-Type': 'text/plain' },
+      body: Buffer.from(ref.sopInstanceUID),
+    });
+    const text = await lookup.text();
+    if (!lookup.ok) throw refused('Orthanc /tools/lookup', lookup.status);
+    const hits = JSON.parse(text) as Array<{ Type?: string; ID?: string }>;
+    for (const hit of hits) {
+      if (hit.Type !== 'Instance' || typeof hit.ID !== 'string') continue;
+      const res = await this.request(
+        'DELETE',
+        `${this.restUrl}/instances/${encodeURIComponent(hit.ID)}`,
+        {},
+      );
+      await res.arrayBuffer();
+      if (!res.ok && res.status !== 404) throw refused('Orthanc DELETE', res.status);
+    }
+  }
+
+  /** Ok when a one-result QIDO-RS study query answers. */
+  async health(): Promise<ArchiveHealth> {
+    try {
+      const res = await this.request('GET', `${this.url}/studies?limit=1`, {
+        headers: { Accept: 'application/dicom+json' },
+      });
+      await res.arrayBuffer();
+      return res.ok || res.status === 204
+        ? { ok: true }
+        : { ok: false, detail: `HTTP ${res.status}` };
+    } catch (err) {
+      return {
+        ok: false,
+        detail:
+          err instanceof VeilError ? String(err.details.reason ?? err.message) : 'unreachable',
+      };
+    }
+  }
+
+  async close(): Promise<void> {
+    // fetch's connection pool needs no closing; nothing else is held.
+  }
+
+  private instanceUrl(ref: InstanceRef): string {
+    return `${this.url}/studies/${ref.studyInstanceUID}/series/${ref.seriesInstanceUID}/instances/${ref.sopInstanceUID}`;
+  }
+
+  /** True when the REST root answers /system like Orthanc (cached after the first answer). */
+  private isOrthanc(): Promise<boolean> {
+    if (this.restUrl === undefined) return Promise.resolve(false);
+    this.orthanc ??= this.request('GET', `${this.restUrl}/system`, {}).then(async (res) => {
+      const text = await res.text();
+      if (!res.ok) return false;
+      try {
+        const system = JSON.parse(text) as Record<string, unknown>;
+        return typeof system.ApiVersion === 'number' && typeof system.DicomAet === 'string';
+      } catch {
+        return false;
+      }
+    });
+    return this.orthanc.catch((err: unknown) => {
+      this.orthanc = undefined;
+      throw err;
+    });
+  }
+
+  /** fetch with credentials and a timeout; network failures and 5xx become VEIL_E_ARCHIVE_UNAVAILABLE. */
+  private async request(
+    method: string,
+    url: string,
+    init: { headers?: Record<string, string>; body?: Buffer },
+  ): Promise<Response> {
+    const headers: Record<string, string> = { ...init.headers };
+    if (this.authorization) headers.Authorization = this.authorization;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: init.body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      const reason = networkReason(err);
+      throw new VeilError(
+        'VEIL_E_ARCHIVE_UNAVAILABLE',
+        `The DICOMweb archive cannot be reached (${reason}).`,
+        { reason },
+        { cause: err },
+      );
+    }
+    if (res.status >= 500) {
+      await res.body?.cancel();
+      throw refused(`${method}`, res.status);
+    }
+    return res;
+  }
+}
+
+function networkReason(err: unknown): string {
+  const e = err as { name?: string; cause?: { code?: string } };
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timeout';
+  return e?.cause?.code ?? e?.name ?? 'network error';
+}
+
+function refused(what: string, status: number): VeilError {
+  return new VeilError(
+    'VEIL_E_ARCHIVE_UNAVAILABLE',
+    `The DICOMweb archive refused ${what} (HTTP ${status}).`,
+    {
+      status,
+    },
+  );
+}
+
+function notFound(ref: InstanceRef): VeilError {
+  return new VeilError('VEIL_E_ARCHIVE_NOT_FOUND', 'The DICOMweb archive holds no such instance.', {
+    sopInstanceUID: ref.sopInstanceUID,
+  });
+}
+
+/** Failure Reason values (0008,1197) of the Failed SOP Sequence in a STOW-RS JSON response. */
+function failedReasons(text: string): number[] {
+  if (text.trim() === '') return [];
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return [];
+  }
+  const items = (
+    json as Record<string, { Value?: Array<Record<string, { Value?: unknown[] }>> }>
+  )?.[FAILED_SOP_SEQUENCE]?.Value;
+  if (!Array.isArray(items)) return [];
+  return items.map((item) => Number(item?.[FAILURE_REASON]?.Value?.[0] ?? 0x0110));
+}

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { DicomWebArchive } from '../../src/archive/dicomweb-archive';
+import { Tags, parsePart10 } from '../../src/dicom';
+import { isVeilError } from '../../src/errors';
+import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import { archiveContract } from './contract';
+import { patientNameOf, protectedSamples } from './fixtures';
+
+/** What Orthanc's REST API says about an instance it holds. */
+async function orthancInstance(orthanc: RunningOrthanc, sopInstanceUID: string) {
+  const lookup = await fetch(`${orthanc.httpUrl}/tools/lookup`, {
+    method: 'POST',
+    body: sopInstanceUID,
+  });
+  const hits = (await lookup.json()) as Array<{ Type: string; ID: string }>;
+  const id = hits.find((h) => h.Type === 'Instance')?.ID;
+  assert.ok(id, 'Orthanc holds the instance');
+  const tags = (await (
+    await fetch(`${orthanc.httpUrl}/instances/${id}/simplified-tags`)
+  ).json()) as Record<string, unknown>;
+  const file = Buffer.from(
+    await (await fetch(`${orthanc.httpUrl}/instances/${id}/file`)).arrayBuffer(),
+  );
+  return { id, tags, file };
+}
+
+/** Fraction of positions where two equally long buffers hold the same byte. */
+function sameByteRatio(a: Buffer, b: Buffer): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+describe('archive/dicomweb-archive (real Orthanc with DICOMweb)', () => {
+  let orthanc: RunningOrthanc;
+  let archive: DicomWebArchive;
+  before(async () => {
+    orthanc = await startOrthanc();
+    archive = new DicomWebArchive({ url: orthanc.dicomWebUrl });
+  });
+  after(async () => {
+    await archive?.close();
+    await orthanc?.stop();
+  });
+
+  archiveContract(() => archive, { byteExact: true });
+
+  it('gives Orthanc only noise pixels and no patient names, and Orthanc keeps the file as sent', async () => {
+    for (const s of await protectedSamples()) {
+      await archive.put(s.ref, s.protected);
+      const held = await orthancInstance(orthanc, s.ref.sopInstanceUID);
+      assert.ok(held.file.equals(s.protected), `${s.name}: Orthanc stored other bytes`);
+      const name = patientNameOf(s.original);
+      assert.ok(name.length > 0);
+      assert.notEqual(held.tags.PatientName, name);
+      assert.equal(
+        held.file.includes(Buffer.from(name)),
+        false,
+        'original patient name in the file',
+      );
+      const originalPixels = parsePart10(s.original).dataset.get(Tags.PixelData)?.value;
+      const heldPixels = parsePart10(held.file).dataset.get(Tags.PixelData)?.value;
+      assert.ok(originalPixels && heldPixels && heldPixels.length === originalPixels.length);
+      assert.ok(
+        sameByteRatio(originalPixels, heldPixels) < 0.05,
+        `${s.name}: pixels look like the originals`,
+      );
+      assert.equal(held.tags.PatientIdentityRemoved, 'YES');
+    }
+  });
+
+  it('refuses delete with VEIL_E_ARCHIVE_UNSUPPORTED when the server is not known to be Orthanc', async () => {
+    const [s] = await protectedSamples();
+    const plain = new DicomWebArchive({ url: `http://127.0.0.1:${orthanc.dicomPort}/wado` });
+    await assert.rejects(plain.delete(s.ref), (e: unknown) =>
+      isVeilError(e, 'VEIL_E_ARCHIVE_UNSUPPORTED'),
+    );
+  });
+
+  it('sends HTTP basic credentials when configured (Orthanc ignores them with auth off)', async () => {
+    const [s] = await protectedSamples();
+    const withAuth = new DicomWebArchive({
+      url: orthanc.dicomWebUrl,
+      username: 'veil',
+      password: 'x',
+    });
+    await withAuth.put(s.ref, s.protected);
+    assert.equal(await withAuth.has(s.ref), true);
+  });
+
+  it('reports VEIL_E_ARCHIVE_UNAVAILABLE and unhealthy when nothing listens', async () => {
+    const [s] = await protectedSamples();
+    const closed = new DicomWebArchive({ url: `http://127.0.0.1:${await freePort()}/dicom-web` });
+    const unavailable = (e: unknown) => isVeilError(e, 'VEIL_E_ARCHIVE_UNAVAILABLE');
+    await assert.rejects(closed.put(s.ref, s.protected), unavailable);
+    await assert.rejects(closed.get(s.ref), unavailable);
+    await assert.rejects(closed.has(s.ref), unavailable);
+    await assert.rejects(closed.delete(s.ref), unavailable);
+    const health = await closed.health();
+    assert.equal(health.ok, false);
+    assert.match(health.detail ?? '', /ECONNREFUSED/);
+  });
+
+  it('reports VEIL_E_ARCHIVE_UNAVAILABLE when Orthanc stops', async () => {
+    const [s] = await protectedSamples();
+    const own = await startOrthanc();
+    const gone = new DicomWebArchive({ url: own.dicomWebUrl });
+    await gone.put(s.ref, s.protected);
+    assert.deepEqual(await gone.health(), { ok: true });
+    await own.stop();
+    const unavailable = (e: unknown) => isVeilError(e, 'VEIL_E_ARCHIVE_UNAVAILABLE');
+    await assert.rejects(gone.get(s.ref), unavailable);
+    await assert.rejects(gone.put(s.ref, s.protected), unavailable);
+    assert.equal((await gone.health()).ok, false);
+  });
+});
