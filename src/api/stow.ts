@@ -160,10 +160,11 @@ export function stowRouter(
     };
     const stored: Stored[] = [];
     const failed: Failed[] = [];
-    const fail = (uids: PeekedUids, err: unknown): void => {
+    // The intake counts its own acceptances and failures; the door counts what never reached it.
+    const fail = (uids: PeekedUids, err: unknown, counted = false): void => {
       const code = isVeilError(err) ? err.code : 'internal';
       if (!isVeilError(err)) log.error({ err }, 'STOW-RS part failed');
-      deps.metrics.failures.inc({ code, stage: 'intake' });
+      if (!counted) deps.metrics.failures.inc({ code, stage: 'intake' });
       failed.push({ uids, reason: failureReasonOf(err), code });
     };
 
@@ -208,11 +209,10 @@ export function stowRouter(
         }
         try {
           const result = await deps.intake.accept(temp, source);
-          deps.metrics.instancesReceived.inc({ door: 'stow' });
           stored.push({ ...result, seriesInstanceUID: uids.seriesInstanceUID });
         } catch (err) {
           await removeQuietly(temp);
-          fail(uids, err);
+          fail(uids, err, true);
         }
       }
     } catch (err) {

@@ -161,7 +161,6 @@ export function wadoRouter(
     for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
       if (!item.ok) {
         failures.push(item);
-        deps.metrics.failures.inc({ code: item.code, stage: 'reveal' });
         continue;
       }
       try {
@@ -185,11 +184,7 @@ export function wadoRouter(
           }),
         );
         await streamFile(res, item.path);
-        if (!res.destroyed) {
-          delivered.push(item.ref.sopInstanceUID);
-          deps.metrics.instancesRevealed.inc();
-          deps.metrics.bytesRevealed.inc(item.bytes);
-        }
+        if (!res.destroyed) delivered.push(item.ref.sopInstanceUID);
       } finally {
         await item.release();
       }
@@ -238,7 +233,6 @@ export function wadoRouter(
     for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
       if (!item.ok) {
         failures.push(item);
-        deps.metrics.failures.inc({ code: item.code, stage: 'reveal' });
         continue;
       }
       try {

@@ -7,6 +7,7 @@ import { ExitCode } from './exit-codes';
 import { registerKeyCommands } from './keys-command';
 import { registerBatchCommands } from './batch-commands';
 import { registerInspectCommand } from './inspect-command';
+import { registerTokenCommand } from './token-command';
 import { VeilError } from '../errors';
 
 /** Builds the program; exported so tests can run commands in-process. */
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerBatchCommands(program);
   registerInspectCommand(program);
+  registerTokenCommand(program);
   return program;
 }
 
