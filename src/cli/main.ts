@@ -8,6 +8,7 @@ import { registerKeyCommands } from './keys-command';
 import { registerBatchCommands } from './batch-commands';
 import { registerInspectCommand } from './inspect-command';
 import { registerTokenCommand } from './token-command';
+import { registerAnalyzeCommand } from './analyze-command';
 import { VeilError } from '../errors';
 
 /** Builds the program; exported so tests can run commands in-process. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerBatchCommands(program);
   registerInspectCommand(program);
   registerTokenCommand(program);
+  registerAnalyzeCommand(program);
   return program;
 }
 
