@@ -33,6 +33,8 @@ export interface SpoolIntakeOptions {
   protectQueue: Queue;
   log: Logger;
   metrics?: GatewayMetrics;
+  /** How long a Redis call may take before the instance is refused. Default 5000 ms. */
+  queueTimeoutMs?: number;
 }
 
 /** First read of a header; doubled until the header (everything before Pixel Data) fits. */
@@ -203,7 +205,7 @@ export class SpoolIntake implements Intake {
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(
         () => reject(new Error('Redis did not answer in time')),
-        QUEUE_DEADLINE_MS,
+        this.o.queueTimeoutMs ?? QUEUE_DEADLINE_MS,
       );
     });
     try {
