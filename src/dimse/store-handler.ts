@@ -1,0 +1,110 @@
+/**
+ * C-STORE SCP (PS3.4 B.2): each instance streams from the P-DATA PDVs straight into a spool temp
+ * file behind a Part 10 header, is handed to the intake (fsync, rename, enqueue), and only then
+ * is answered 0x0000. Nothing holds a whole instance in memory.
+ */
+import fs from 'node:fs';
+import { Writable } from 'node:stream';
+import { responses, type association, type requests } from 'dcmjs-dimse';
+import type { AssociationContext } from './association-context';
+import { part10Header } from './part10-file';
+import { SpooledDataset } from './raw-dataset';
+
+type PresentationContext = InstanceType<typeof association.PresentationContext>;
+type CStoreRequest = InstanceType<typeof requests.CStoreRequest>;
+type CStoreResponse = InstanceType<typeof responses.CStoreResponse>;
+
+/** What became of one store stream: where it went, or why it could not. */
+interface StreamState {
+  tempPath?: string;
+  error?: unknown;
+}
+const streams = new WeakMap<Writable, StreamState>();
+
+/** A sink that swallows the data set of an instance we already know we cannot take. */
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, done) => done() });
+}
+
+/**
+ * Opens the spool temp file of one incoming instance and writes its File Meta; dcmjs-dimse then
+ * writes each PDV of the data set into it as it arrives.
+ */
+export function createStoreStream(
+  ctx: AssociationContext,
+  context: PresentationContext,
+  request: CStoreRequest,
+): Writable {
+  const state: StreamState = {};
+  let stream: Writable;
+  try {
+    const header = part10Header(
+      request.getAffectedSopClassUid(),
+      request.getAffectedSopInstanceUid(),
+      context.getAcceptedTransferSyntaxUid() ?? '',
+    );
+    state.tempPath = ctx.deps.intake.tempPath();
+    // 1 MiB buffer: fewer write syscalls for large instances, still bounded memory.
+    const file = fs.createWriteStream(state.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
+    file.on('error', (err) => {
+      state.error ??= err;
+    });
+    file.write(header);
+    stream = file;
+  } catch (err) {
+    state.error = err;
+    stream = discard();
+  }
+  streams.set(stream, state);
+  return stream;
+}
+
+/**
+ * Called once dcmjs-dimse ended the stream: waits until the file is flushed and closed, then
+ * hands a SpooledDataset (the temp path, or the error) to cStoreRequest.
+ */
+export function finishStoreStream(
+  writable: Writable,
+  context: PresentationContext,
+  callback: (dataset: SpooledDataset) => void,
+): void {
+  const state = streams.get(writable) ?? { error: new Error('unknown store stream') };
+  const syntax = context.getAcceptedTransferSyntaxUid() ?? '';
+  const done = () => callback(new SpooledDataset(state.tempPath, syntax, state.error));
+  if (writable.closed || writable.destroyed) done();
+  else writable.once('close', done);
+}
+
+/** Answers one C-STORE-RQ whose data set is spooled: intake.accept, then the status. */
+export async function handleStore(
+  ctx: AssociationContext,
+  request: CStoreRequest,
+): Promise<CStoreResponse> {
+  const response = responses.CStoreResponse.fromRequest(request);
+  const dataset = request.getDataset() as SpooledDataset | undefined;
+  let failure: unknown = dataset?.error;
+  if (failure === undefined && dataset?.tempPath !== undefined) {
+    try {
+      const result = await ctx.deps.intake.accept(dataset.tempPath, {
+        kind: 'dimse',
+        who: ctx.callingAeTitle,
+        address: ctx.address,
+      });
+      ctx.deps.metrics.instancesReceived.inc({ door: 'dimse' });
+      ctx.noteStored(result.studyInstanceUID, result.sopInstanceUID);
+      response.setStatus(0x0000);
+      return response;
+    } catch (err) {
+      // The intake removed the temp file itself (its contract).
+      failure = err;
+    }
+  } else if (dataset?.tempPath !== undefined) {
+    await fs.promises.rm(dataset.tempPath, { force: true });
+  }
+  const { status, code } = ctx.failure(failure ?? new Error('no data set'), 'intake', 'C-STORE');
+  ctx.noteStoreFailure();
+  response.setStatus(status);
+  // Error Comment (0000,0902) is LO, at most 64 characters: the stable code, never data.
+  response.setErrorComment(code.slice(0, 64));
+  return response;
+}

@@ -1,0 +1,239 @@
+/**
+ * Veil's DIMSE service provider: one instance per socket (dcmjs-dimse's model), answering
+ * C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET with the gateway deps. Every handler turns failures
+ * into DIMSE statuses; nothing a peer sends can throw out of here and stop other associations.
+ */
+import type net from 'node:net';
+import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { AssociationContext, type OperationChannel } from './association-context';
+import { handleFind } from './find-handler';
+import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiation';
+import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
+import { resolveMoveDestination } from './retrieve-scope';
+import { queryRetrieveModel } from './sop-classes';
+import { createStoreStream, finishStoreStream, handleStore } from './store-handler';
+import { sendStore, type NetworkInternals, type RequestSender } from './store-sender';
+import { StoreAssociation, type StoreContext } from './store-scu';
+import type { SpooledDataset } from './raw-dataset';
+
+type Association = InstanceType<typeof association.Association>;
+type PresentationContext = InstanceType<typeof association.PresentationContext>;
+type Req<K extends keyof typeof requests> = InstanceType<(typeof requests)[K]>;
+type Res<K extends keyof typeof responses> = InstanceType<(typeof responses)[K]>;
+
+/** What the listener shares with each SCP: the policy and the association count. */
+export interface ScpHooks {
+  policy: AssociationPolicy;
+  /** Associations accepted and still open (this one excluded while it negotiates). */
+  activeAssociations(): number;
+  /** Called once when this association is accepted, and once when its socket closes. */
+  associationOpened(): void;
+  associationClosed(): void;
+}
+
+/** One association's service provider. */
+export class VeilScp extends Scp {
+  private readonly ctx: AssociationContext;
+  private readonly operations = new Map<number, { cancelled: boolean }>();
+  private readonly closed: Promise<void>;
+  private accepted = false;
+  private socketClosed = false;
+
+  constructor(
+    private readonly socket: net.Socket,
+    options: ConstructorParameters<typeof Scp>[1],
+    private readonly deps: GatewayDeps,
+    private readonly hooks: ScpHooks,
+    id: number,
+  ) {
+    super(socket, options);
+    // dcmjs-dimse's own Server sets these; without connectedTime no association timeout fires.
+    const internals = this.internals();
+    internals.connected = true;
+    internals.connectedTime = Date.now();
+    this.ctx = new AssociationContext(deps, normalizeAddress(socket.remoteAddress), id);
+    this.closed = new Promise((resolve) =>
+      socket.once('close', () => {
+        this.socketClosed = true;
+        for (const op of this.operations.values()) op.cancelled = true;
+        if (this.accepted) {
+          this.accepted = false;
+          this.hooks.associationClosed();
+        }
+        this.ctx.flushStoredAudit();
+        resolve();
+      }),
+    );
+  }
+
+  /** True while an accepted association is open on this socket. */
+  isAssociated(): boolean {
+    return this.accepted;
+  }
+
+  private internals(): NetworkInternals {
+    return this as unknown as NetworkInternals;
+  }
+
+  override associationRequested(association: Association): void {
+    this.ctx.identify(association.getCallingAeTitle());
+    const outcome = negotiate(association, this.hooks.policy, {
+      address: this.ctx.address,
+      activeAssociations: this.hooks.activeAssociations(),
+    });
+    if (!outcome.accepted) {
+      const { result, source, reason, why, security } = outcome.reject;
+      this.ctx.log.warn({ why }, 'association rejected');
+      if (security) {
+        this.deps.metrics.failures.inc({ code: 'VEIL_E_DIMSE_AE_REJECTED', stage: 'auth' });
+        this.ctx.audit({
+          type: 'SecurityAlert',
+          action: 'E',
+          outcome: 'minor-failure',
+          errorCode: 'VEIL_E_DIMSE_AE_REJECTED',
+        });
+      }
+      this.sendAssociationReject(result, source, reason);
+      // PS3.8 9.1.3: the requestor closes after A-ASSOCIATE-RJ; end our side too (no lingering).
+      this.socket.end();
+      return;
+    }
+    this.accepted = true;
+    this.hooks.associationOpened();
+    this.ctx.log.info('association accepted');
+    this.sendAssociationAccept();
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+    this.ctx.log.info('association released');
+    this.socket.end();
+  }
+
+  override abort(): void {
+    this.ctx.log.warn('association aborted by the peer');
+    this.socket.destroy();
+  }
+
+  override cEchoRequest(request: Req<'CEchoRequest'>, callback: (r: Res<'CEchoResponse'>) => void) {
+    const response = responses.CEchoResponse.fromRequest(request);
+    response.setStatus(constants.Status.Success);
+    callback(response);
+  }
+
+  override createStoreWritableStream(context: PresentationContext, request: Req<'CStoreRequest'>) {
+    return createStoreStream(this.ctx, context, request);
+  }
+
+  override createDatasetFromStoreWritableStream(
+    writable: import('node:stream').Writable,
+    context: PresentationContext,
+    callback: (dataset: SpooledDataset) => void,
+  ): void {
+    finishStoreStream(writable, context, callback);
+  }
+
+  override cStoreRequest(
+    request: Req<'CStoreRequest'>,
+    callback: (r: Res<'CStoreResponse'>) => void,
+  ) {
+    handleStore(this.ctx, request).then(callback, (err: unknown) => {
+      const response = responses.CStoreResponse.fromRequest(request);
+      response.setStatus(this.ctx.failure(err, 'intake', 'C-STORE').status);
+      callback(response);
+    });
+  }
+
+  override cFindRequest(
+    request: Req<'CFindRequest'>,
+    callback: (r: Res<'CFindResponse'>[]) => void,
+  ) {
+    const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
+    const channel = this.channel(request, (r) => callback([r as Res<'CFindResponse'>]));
+    void handleFind(this.ctx, request, model, channel).finally(() => this.done(request));
+  }
+
+  override cMoveRequest(
+    request: Req<'CMoveRequest'>,
+    callback: (r: Res<'CMoveResponse'>[]) => void,
+  ) {
+    const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
+    const channel = this.channel(request, (r) => callback([r as Res<'CMoveResponse'>]));
+    const destinationAe = String(request.getCommandDataset().getElement('MoveDestination') ?? '');
+    const open = async (contexts: StoreContext[]): Promise<SubOperationTarget> => {
+      const destination = resolveMoveDestination(
+        this.deps.config.dimse.destinations,
+        destinationAe,
+      );
+      const association = await StoreAssociation.open(
+        {
+          host: destination.host,
+          port: destination.port,
+          callingAeTitle: this.deps.config.dimse.aeTitle,
+          calledAeTitle: destination.aeTitle,
+          contexts,
+          timeoutSeconds: this.deps.config.dimse.timeoutSeconds,
+        },
+        { aeTitle: this.ctx.callingAeTitle, messageId: request.getMessageId() },
+      );
+      return {
+        store: (instance) => association.store(instance),
+        broken: () => association.isClosed(),
+        close: () => association.release(),
+      };
+    };
+    void handleRetrieve(this.ctx, request, 'C-MOVE', model, channel, async (contexts) => {
+      // An unknown destination is answered 0xA801 before anything is revealed.
+      resolveMoveDestination(this.deps.config.dimse.destinations, destinationAe);
+      return open(contexts);
+    }).finally(() => this.done(request));
+  }
+
+  override cGetRequest(request: Req<'CGetRequest'>, callback: (r: Res<'CGetResponse'>[]) => void) {
+    const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
+    const channel = this.channel(request, (r) => callback([r as Res<'CGetResponse'>]));
+    // PS3.4 C.4.3.3: C-GET sub-operations are C-STOREs on this same association, Veil as SCU.
+    const target: SubOperationTarget = {
+      store: (instance) => sendStore(this as unknown as RequestSender, instance, this.closed),
+      broken: () => this.socketClosed,
+      close: async () => undefined,
+    };
+    void handleRetrieve(this.ctx, request, 'C-GET', model, channel, async () => target).finally(
+      () => this.done(request),
+    );
+  }
+
+  override cCancelRequest(request: Req<'CCancelRequest'>): void {
+    const op = this.operations.get(request.getMessageIdBeingRespondedTo());
+    if (op !== undefined) op.cancelled = true;
+  }
+
+  /** Registers an operation for C-CANCEL and builds its channel. */
+  private channel(
+    request: Req<'CFindRequest'> | Req<'CMoveRequest'> | Req<'CGetRequest'>,
+    send: (response: InstanceType<typeof responses.Response>) => void,
+  ): OperationChannel {
+    const op = { cancelled: false };
+    this.operations.set(request.getMessageId(), op);
+    const context = this.internals().association as unknown as Association | undefined;
+    const syntax =
+      context?.getAcceptedPresentationContextFromRequest(request)?.getAcceptedTransferSyntaxUid() ??
+      constants.TransferSyntax.ImplicitVRLittleEndian;
+    return {
+      send: (response) => {
+        if (!this.socketClosed) send(response);
+      },
+      cancelled: () => op.cancelled,
+      keepAlive: () => {
+        // dcmjs-dimse times out on silence from the peer; a long retrieve is not silence.
+        this.internals().lastPduTime = Date.now();
+      },
+      syntax,
+    };
+  }
+
+  private done(request: { getMessageId(): number }): void {
+    this.operations.delete(request.getMessageId());
+  }
+}
