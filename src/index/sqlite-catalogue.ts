@@ -77,7 +77,10 @@ function prepareFile(file: string): void {
   fs.chmodSync(file, 0o600);
 }
 
-/** SQLite implementation of Catalogue: one denormalised row per instance, levels by GROUP BY. */
+/**
+ * SQLite implementation of Catalogue: one denormalised row per instance, levels by GROUP BY.
+ * Holds patient identity in clear (matching needs it): file mode 0600, disk encryption advised.
+ */
 export class SqliteCatalogue implements Catalogue {
   private readonly db: Database.Database;
   private readonly statements: {
