@@ -89,15 +89,21 @@ export class AssociationContext {
   /**
    * DIMSE status and error code for a failure: a VeilError maps through ERROR_CODES, anything
    * else is a bug (logged with its stack) and answers 0xC000 (PS3.7 C.5 "unable to process").
+   * `count` is false where the failing component already counted it (the intake).
    */
-  failure(err: unknown, stage: string, what: string): { status: number; code: string } {
+  failure(
+    err: unknown,
+    stage: string,
+    what: string,
+    count = true,
+  ): { status: number; code: string } {
     if (isVeilError(err)) {
       this.log.warn({ code: err.code, err: err.message }, `${what} failed`);
-      this.deps.metrics.failures.inc({ code: err.code, stage });
+      if (count) this.deps.metrics.failures.inc({ code: err.code, stage });
       return { status: err.dimseStatus, code: err.code };
     }
     this.log.error({ err }, `${what} failed unexpectedly`);
-    this.deps.metrics.failures.inc({ code: 'INTERNAL', stage });
+    if (count) this.deps.metrics.failures.inc({ code: 'INTERNAL', stage });
     return { status: 0xc000, code: 'INTERNAL' };
   }
 }

@@ -75,7 +75,10 @@ export function finishStoreStream(
   else writable.once('close', done);
 }
 
-/** Answers one C-STORE-RQ whose data set is spooled: intake.accept, then the status. */
+/**
+ * Answers one C-STORE-RQ whose data set is spooled: intake.accept (which counts received
+ * instances and intake failures in the metrics), then the status.
+ */
 export async function handleStore(
   ctx: AssociationContext,
   request: CStoreRequest,
@@ -90,13 +93,16 @@ export async function handleStore(
         who: ctx.callingAeTitle,
         address: ctx.address,
       });
-      ctx.deps.metrics.instancesReceived.inc({ door: 'dimse' });
       ctx.noteStored(result.studyInstanceUID, result.sopInstanceUID);
       response.setStatus(0x0000);
       return response;
     } catch (err) {
-      // The intake removed the temp file itself (its contract).
-      failure = err;
+      // The intake removed the temp file and counted the failure itself (its contract).
+      const { status, code } = ctx.failure(err, 'intake', 'C-STORE', false);
+      ctx.noteStoreFailure();
+      response.setStatus(status);
+      response.setErrorComment(code.slice(0, 64));
+      return response;
     }
   } else if (dataset?.tempPath !== undefined) {
     await fs.promises.rm(dataset.tempPath, { force: true });
