@@ -345,3 +345,31 @@ describe('api/dicomweb (STOW-RS, QIDO-RS, WADO-RS over the real pipeline; redis-
     assert.ok(!gw.logText().includes('PatientName=DOE'), 'query strings are not logged');
   });
 });
+
+describe('api/dicomweb limits (redis-server)', function () {
+  this.timeout(120_000);
+  it('refuses an oversized body with 413 and a full spool with 507, before reading any part', async () => {
+    const gw = await startGateway({
+      VEIL_HTTP__MAX_UPLOAD_BYTES: '4096',
+      VEIL_SPOOL__MIN_FREE_BYTES: '1099511627776',
+    });
+    try {
+      const post = async (bytes: Buffer) => {
+        const { body, contentType } = multipartBody([{ bytes }]);
+        const res = await fetch(`${gw.url}/dicom-web/studies`, {
+          method: 'POST',
+          headers: { ...bearer('modality'), 'content-type': contentType },
+          body,
+        });
+        return { status: res.status, code: ((await res.json()) as { code: string }).code };
+      };
+      assert.deepEqual(await post(sampleOf('ct-slice.dcm').bytes), {
+        status: 413,
+        code: 'VEIL_E_HTTP_TOO_LARGE',
+      });
+      assert.deepEqual(await post(Buffer.alloc(100)), { status: 507, code: 'VEIL_E_SPOOL_FULL' });
+    } finally {
+      await gw.close();
+    }
+  });
+});

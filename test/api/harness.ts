@@ -26,13 +26,7 @@ import { QueueRetriever } from '../../src/pipeline/queue-retriever';
 import { openQueues, redisConnection, type PipelineQueues } from '../../src/pipeline/queues';
 import { spoolLayout } from '../../src/pipeline/spool';
 import { SpoolIntake } from '../../src/pipeline/spool-intake';
-import { Redis } from 'ioredis';
-import { RedisInstanceLock } from '../../src/pipeline/instance-lock';
-import {
-  openProtectionContext,
-  type ProtectionContext,
-} from '../../src/pipeline/protection-context';
-import type { WorkerContext } from '../../src/pipeline/worker-context';
+import { createWorkerContext, type WorkerContext } from '../../src/pipeline/worker-context';
 import { startTestRedis, testConfig, uniqueNaming } from '../pipeline/harness';
 
 /** The tokens every API test uses, one per role. */
@@ -62,41 +56,6 @@ export interface TestGateway {
 /** Authorization header for a role's token. */
 export function bearer(role: keyof typeof TOKENS): Record<string, string> {
   return { authorization: `Bearer ${TOKENS[role]}` };
-}
-
-/** The processors' context, built from the same pieces the door uses (in-process workers). */
-function workerContext(
-  config: VeilConfig,
-  log: GatewayDeps['log'],
-  redisUrl: string,
-  prefix: string,
-  archive: GatewayDeps['archive'],
-  catalogue: GatewayDeps['catalogue'],
-  audit: GatewayDeps['audit'],
-): WorkerContext {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3 });
-  redis.on('error', () => undefined);
-  const contexts = new Map<string, Promise<ProtectionContext>>();
-  return {
-    config,
-    log,
-    layout: spoolLayout(config.spool.dir),
-    archive,
-    catalogue,
-    audit,
-    lock: new RedisInstanceLock(redis, prefix),
-    protection(purpose) {
-      let ctx = contexts.get(purpose);
-      if (!ctx) {
-        ctx = openProtectionContext(config, { forProtect: purpose === 'protect' });
-        contexts.set(purpose, ctx);
-      }
-      return ctx;
-    },
-    close: async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    },
-  };
 }
 
 /** Starts everything; `overrides` are VEIL_* style config overrides. */
@@ -139,7 +98,7 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
     };
     const intake = await SpoolIntake.open({
       layout,
-      minFreeBytes: 0,
+      minFreeBytes: config.spool.minFreeBytes,
       protectQueue: queues.protect,
       log,
       metrics,
@@ -152,15 +111,14 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
       log,
       metrics,
     });
-    const processorContext = workerContext(
+    const processorContext = await createWorkerContext({
       config,
       log,
-      redis.url,
-      naming.prefix!,
+      redisUrl: redis.url,
+      prefix: naming.prefix,
       archive,
       catalogue,
-      audit,
-    );
+    });
     ctx = processorContext;
     const common = { connection, prefix: naming.prefix, concurrency: 2 };
     workers.push(
