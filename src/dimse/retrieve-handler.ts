@@ -39,6 +39,8 @@ export async function handleRetrieve(
   model: InformationModel,
   channel: OperationChannel,
   openTarget: (contexts: StoreContext[]) => Promise<SubOperationTarget>,
+  /** Checks made before the catalogue is asked (C-MOVE: the destination is known, else 0xA801). */
+  precheck: () => void = () => undefined,
 ): Promise<void> {
   const counts = { remaining: 0, completed: 0, failed: 0, warning: 0 };
   const failedUIDs: string[] = [];
@@ -75,6 +77,7 @@ export async function handleRetrieve(
     counts.remaining = 0;
   };
   try {
+    precheck();
     const elements = request.getDataset()?.getElements() ?? {};
     const records = instancesToRetrieve(ctx.deps.catalogue, elements, model);
     studies = [...new Set(records.map((r) => r.studyInstanceUID))];

@@ -150,8 +150,8 @@ export class VeilScp extends Scp {
     callback: (r: Res<'CFindResponse'>[]) => void,
   ) {
     const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
-    const channel = this.channel(request, (r) => callback([r as Res<'CFindResponse'>]));
-    void handleFind(this.ctx, request, model, channel).finally(() => this.done(request));
+    const channel = this.channel(request);
+    this.run(request, handleFind(this.ctx, request, model, channel), () => callback([]));
   }
 
   override cMoveRequest(
@@ -159,7 +159,7 @@ export class VeilScp extends Scp {
     callback: (r: Res<'CMoveResponse'>[]) => void,
   ) {
     const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
-    const channel = this.channel(request, (r) => callback([r as Res<'CMoveResponse'>]));
+    const channel = this.channel(request);
     const destinationAe = String(request.getCommandDataset().getElement('MoveDestination') ?? '');
     const open = async (contexts: StoreContext[]): Promise<SubOperationTarget> => {
       const destination = resolveMoveDestination(
@@ -183,24 +183,28 @@ export class VeilScp extends Scp {
         close: () => association.release(),
       };
     };
-    void handleRetrieve(this.ctx, request, 'C-MOVE', model, channel, async (contexts) => {
-      // An unknown destination is answered 0xA801 before anything is revealed.
-      resolveMoveDestination(this.deps.config.dimse.destinations, destinationAe);
-      return open(contexts);
-    }).finally(() => this.done(request));
+    this.run(
+      request,
+      handleRetrieve(this.ctx, request, 'C-MOVE', model, channel, open, () =>
+        resolveMoveDestination(this.deps.config.dimse.destinations, destinationAe),
+      ),
+      () => callback([]),
+    );
   }
 
   override cGetRequest(request: Req<'CGetRequest'>, callback: (r: Res<'CGetResponse'>[]) => void) {
     const model = queryRetrieveModel(request.getAffectedSopClassUid())?.model ?? 'STUDY';
-    const channel = this.channel(request, (r) => callback([r as Res<'CGetResponse'>]));
+    const channel = this.channel(request);
     // PS3.4 C.4.3.3: C-GET sub-operations are C-STOREs on this same association, Veil as SCU.
     const target: SubOperationTarget = {
       store: (instance) => sendStore(this as unknown as RequestSender, instance, this.closed),
       broken: () => this.socketClosed,
       close: async () => undefined,
     };
-    void handleRetrieve(this.ctx, request, 'C-GET', model, channel, async () => target).finally(
-      () => this.done(request),
+    this.run(
+      request,
+      handleRetrieve(this.ctx, request, 'C-GET', model, channel, async () => target),
+      () => callback([]),
     );
   }
 
@@ -209,10 +213,26 @@ export class VeilScp extends Scp {
     if (op !== undefined) op.cancelled = true;
   }
 
+  /**
+   * Waits for an operation, then completes dcmjs-dimse's callback once (its emitter allows only
+   * one call; the responses themselves went out through sendResponse as they were ready).
+   */
+  private run(request: { getMessageId(): number }, operation: Promise<void>, complete: () => void) {
+    operation
+      .catch((err: unknown) => this.ctx.log.error({ err }, 'DIMSE operation failed unexpectedly'))
+      .finally(() => {
+        this.operations.delete(request.getMessageId());
+        try {
+          complete();
+        } catch (err) {
+          this.ctx.log.error({ err }, 'DIMSE completion failed');
+        }
+      });
+  }
+
   /** Registers an operation for C-CANCEL and builds its channel. */
   private channel(
     request: Req<'CFindRequest'> | Req<'CMoveRequest'> | Req<'CGetRequest'>,
-    send: (response: InstanceType<typeof responses.Response>) => void,
   ): OperationChannel {
     const op = { cancelled: false };
     this.operations.set(request.getMessageId(), op);
@@ -222,7 +242,12 @@ export class VeilScp extends Scp {
       constants.TransferSyntax.ImplicitVRLittleEndian;
     return {
       send: (response) => {
-        if (!this.socketClosed) send(response);
+        if (this.socketClosed) return;
+        try {
+          this.sendResponse(request, response);
+        } catch (err) {
+          this.ctx.log.error({ err }, 'cannot send a DIMSE response');
+        }
       },
       cancelled: () => op.cancelled,
       keepAlive: () => {
@@ -231,9 +256,5 @@ export class VeilScp extends Scp {
       },
       syntax,
     };
-  }
-
-  private done(request: { getMessageId(): number }): void {
-    this.operations.delete(request.getMessageId());
   }
 }
