@@ -82,7 +82,7 @@ export function runTextbook(
   timingSample = 64,
 ): TextbookRun {
   const key = smallRsaKey(bits);
-  let t = performance.now();
+  const t = performance.now();
   const encrypt = smallRsaTable(key, 'encrypt');
   const cipher = applyTable(plain, encrypt);
   const encryptMs = performance.now() - t;
@@ -126,7 +126,7 @@ function flippedExponent(key: SmallRsaKey): number {
 
 function attacks(plain: Uint16Array, cipher: Uint16Array, key: SmallRsaKey): TextbookAttacks {
   // Codebook from the public key alone: encrypt every level, invert the table, look up each pixel.
-  let t = performance.now();
+  const t = performance.now();
   const codebook = new Int32Array(2 ** key.bits).fill(-1);
   for (let m = 0; m < codebook.length; m++) {
     codebook[m < key.n ? modPow(m, key.e, key.n) : m] = m;
@@ -175,10 +175,11 @@ function runLarge(
   key: LargeRsaKey,
   count: number,
 ): LargeTextbook {
-  const step = Math.max(1, Math.floor(plain.length / count));
-  const sample: bigint[] = [];
-  for (let i = 0; i < plain.length && sample.length < count; i += step)
-    sample.push(BigInt(plain[i]!));
+  // Pixels at seeded random positions, so the sample sees the image, not one border column.
+  const random = seededRandom(count);
+  const sample = Array.from({ length: Math.min(count, plain.length) }, () =>
+    BigInt(plain[Math.floor(random() * plain.length)]!),
+  );
   let t = performance.now();
   const ciphers = sample.map((m) => largeEncrypt(key, m));
   const encryptMsPerPixel = (performance.now() - t) / sample.length;
