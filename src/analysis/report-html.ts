@@ -5,6 +5,8 @@
  */
 import type { AnalysisResult, FramePlanes } from './analyze-instance';
 import { DIRECTIONS } from './correlation';
+import { differenceMap } from './difference';
+import { withLevels } from './plane';
 import { SUBJECT_NAMES, formatFrame, formatIdeal, formatValue, formatVerdict } from './format';
 import { type RasterImage, encodePng } from './png';
 import {
@@ -73,6 +75,17 @@ function framePictures(
   );
   png(`${f}-revealed`, picture(p.revealed, viewer), `revealed by Veil (bit for bit the original)`);
   png(`${f}-textbook-decrypted`, picture(p.textbookDecrypted, viewer), `decrypted textbook RSA`);
+  // The paper's per-pixel difference, |original - encrypted|, over the full stored range.
+  png(
+    `${f}-difference-veil`,
+    picture(withLevels(p.original, differenceMap(p.original, p.veil)), full),
+    `|original - Veil encrypted| per pixel`,
+  );
+  png(
+    `${f}-difference-textbook`,
+    picture(withLevels(p.original, differenceMap(p.original, p.textbook)), full),
+    `|original - textbook encrypted| per pixel`,
+  );
   for (const [name, plane] of [
     ['original', p.original],
     ['stego', p.stego],
