@@ -68,6 +68,9 @@ describe('analysis/report', function () {
       'textbook',
       'revealed',
       'textbook-decrypted',
+      'difference-veil',
+      'difference-textbook',
+      'stego-changes',
       'histogram-veil',
       'scatter-horizontal-original',
     ]) {
