@@ -6,6 +6,7 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { responses, type association, type requests } from 'dcmjs-dimse';
+import { VeilError, isVeilError } from '../errors';
 import type { AssociationContext } from './association-context';
 import { part10Header } from './part10-file';
 import { SpooledDataset } from './raw-dataset';
@@ -20,6 +21,17 @@ interface StreamState {
   error?: unknown;
 }
 const streams = new WeakMap<Writable, StreamState>();
+
+/** A disk error while spooling is an I/O failure (0xA700, out of resources), not a bug. */
+function spoolError(err: unknown): unknown {
+  if (isVeilError(err)) return err;
+  return new VeilError(
+    'VEIL_E_IO',
+    'The instance could not be written to the spool.',
+    {},
+    { cause: err },
+  );
+}
 
 /** A sink that swallows the data set of an instance we already know we cannot take. */
 function discard(): Writable {
@@ -47,12 +59,12 @@ export function createStoreStream(
     // 1 MiB buffer: fewer write syscalls for large instances, still bounded memory.
     const file = fs.createWriteStream(state.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
     file.on('error', (err) => {
-      state.error ??= err;
+      state.error ??= spoolError(err);
     });
     file.write(header);
     stream = file;
   } catch (err) {
-    state.error = err;
+    state.error = spoolError(err);
     stream = discard();
   }
   streams.set(stream, state);
@@ -84,33 +96,31 @@ export async function handleStore(
   request: CStoreRequest,
 ): Promise<CStoreResponse> {
   const response = responses.CStoreResponse.fromRequest(request);
+  const refuse = (err: unknown, count: boolean): CStoreResponse => {
+    const { status, code } = ctx.failure(err, 'intake', 'C-STORE', count);
+    ctx.noteStoreFailure();
+    response.setStatus(status);
+    // Error Comment (0000,0902) is LO, at most 64 characters: the stable code, never data.
+    response.setErrorComment(code.slice(0, 64));
+    return response;
+  };
   const dataset = request.getDataset() as SpooledDataset | undefined;
-  let failure: unknown = dataset?.error;
-  if (failure === undefined && dataset?.tempPath !== undefined) {
-    try {
-      const result = await ctx.deps.intake.accept(dataset.tempPath, {
-        kind: 'dimse',
-        who: ctx.callingAeTitle,
-        address: ctx.address,
-      });
-      ctx.noteStored(result.studyInstanceUID, result.sopInstanceUID);
-      response.setStatus(0x0000);
-      return response;
-    } catch (err) {
-      // The intake removed the temp file and counted the failure itself (its contract).
-      const { status, code } = ctx.failure(err, 'intake', 'C-STORE', false);
-      ctx.noteStoreFailure();
-      response.setStatus(status);
-      response.setErrorComment(code.slice(0, 64));
-      return response;
-    }
-  } else if (dataset?.tempPath !== undefined) {
-    await fs.promises.rm(dataset.tempPath, { force: true });
+  if (dataset?.error !== undefined || dataset?.tempPath === undefined) {
+    // The stream never got going (spool unwritable): nothing reached the intake.
+    if (dataset?.tempPath !== undefined) await fs.promises.rm(dataset.tempPath, { force: true });
+    return refuse(dataset?.error ?? new Error('no data set'), true);
   }
-  const { status, code } = ctx.failure(failure ?? new Error('no data set'), 'intake', 'C-STORE');
-  ctx.noteStoreFailure();
-  response.setStatus(status);
-  // Error Comment (0000,0902) is LO, at most 64 characters: the stable code, never data.
-  response.setErrorComment(code.slice(0, 64));
-  return response;
+  try {
+    const result = await ctx.deps.intake.accept(dataset.tempPath, {
+      kind: 'dimse',
+      who: ctx.callingAeTitle,
+      address: ctx.address,
+    });
+    ctx.noteStored(result.studyInstanceUID, result.sopInstanceUID);
+    response.setStatus(0x0000);
+    return response;
+  } catch (err) {
+    // The intake removed the temp file and counted the failure itself (its contract).
+    return refuse(err, false);
+  }
 }

@@ -40,8 +40,12 @@ export class FolderIntake implements Intake {
     mkdirSync(path.join(dir, 'accepted'), { recursive: true });
   }
 
+  /** When true, temp paths point into a folder that does not exist (an unwritable spool). */
+  brokenSpool = false;
+
   tempPath(): string {
-    return path.join(this.dir, 'incoming', `${process.pid}-${++this.n}.part`);
+    const folder = this.brokenSpool ? 'missing-folder' : 'incoming';
+    return path.join(this.dir, folder, `${process.pid}-${++this.n}.part`);
   }
 
   async checkAccepting(): Promise<void> {}

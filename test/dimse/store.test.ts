@@ -175,6 +175,31 @@ describe('dimse/server C-ECHO and C-STORE (DCMTK echoscu, storescu)', function (
     );
   });
 
+  it('answers 0xA700 when the spool cannot be written, without reaching the intake', async () => {
+    bed.intake.brokenSpool = true;
+    const before = bed.intake.accepted.length;
+    try {
+      const run = await runAsync('storescu', [
+        '-v',
+        '-aet',
+        'MODALITY',
+        '-aec',
+        'VEIL',
+        '127.0.0.1',
+        port,
+        path.join(SAMPLES, 'tiny-8x8.dcm'),
+      ]);
+      assert.match(run.stderr + run.stdout, /Refused: OutOfResources/);
+    } finally {
+      bed.intake.brokenSpool = false;
+    }
+    assert.equal(bed.intake.accepted.length, before);
+    const failures = await bed.deps.metrics.failures.get();
+    assert.ok(
+      failures.values.some((v) => v.labels.code === 'VEIL_E_IO' && v.labels.stage === 'intake'),
+    );
+  });
+
   it('records one DICOMInstancesTransferred audit event per study, with UIDs only', () => {
     const stored = bed.audit.filter(
       (e) => e.type === 'DICOMInstancesTransferred' && e.action === 'C',
