@@ -119,3 +119,35 @@ describe('dimse/server peer address allow-list', function () {
     assert.match(run.stderr, /Rejected Permanent/i);
   });
 });
+
+describe('dimse/server idle timeout', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let bed: DimseTestBed;
+  let server: DimseServer;
+
+  before(async () => {
+    tmp = tempDir('veil-dimse-idle-');
+    bed = dimseTestBed(tmp.dir, { timeoutSeconds: 1 });
+    server = await startDimseServer(bed.deps);
+  });
+
+  after(async () => {
+    await server.close();
+    bed.close();
+    tmp.cleanup();
+  });
+
+  it('drops a peer that connects and stays silent (slow-loris guard)', async () => {
+    const closedByServer = await new Promise<boolean>((resolve) => {
+      const socket = net.connect({ host: '127.0.0.1', port: server.port });
+      socket.on('error', () => undefined);
+      socket.on('close', () => resolve(true));
+    });
+    assert.equal(closedByServer, true);
+    assert.equal(
+      (await runAsync('echoscu', ['-aec', 'VEIL', '127.0.0.1', String(server.port)])).status,
+      0,
+    );
+  });
+});
