@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import path from 'node:path';
 import { TransferSyntax } from '../../src/dicom/tags';
 import { startDimseServer, type DimseServer } from '../../src/dimse/server';
 import { VERIFICATION } from '../../src/dimse/sop-classes';
 import { StoreAssociation } from '../../src/dimse/store-scu';
-import { tempDir } from '../helpers/tools';
+import { runTool, tempDir } from '../helpers/tools';
 import { dimseTestBed, runAsync, type DimseTestBed } from './harness';
 
 describe('dimse/server associations (DCMTK echoscu)', function () {
@@ -149,5 +150,64 @@ describe('dimse/server idle timeout', function () {
       (await runAsync('echoscu', ['-aec', 'VEIL', '127.0.0.1', String(server.port)])).status,
       0,
     );
+  });
+});
+
+describe('dimse/server DICOM TLS (openssl certificate, echoscu +tls)', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let bed: DimseTestBed;
+  let server: DimseServer;
+  let key: string;
+  let cert: string;
+
+  before(async () => {
+    tmp = tempDir('veil-dimse-tls-');
+    key = path.join(tmp.dir, 'key.pem');
+    cert = path.join(tmp.dir, 'cert.pem');
+    const made = runTool('openssl', [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+    ]);
+    assert.equal(made.status, 0, made.stderr);
+    bed = dimseTestBed(tmp.dir, { tls: { certFile: cert, keyFile: key } });
+    server = await startDimseServer(bed.deps);
+  });
+
+  after(async () => {
+    await server.close();
+    bed.close();
+    tmp.cleanup();
+  });
+
+  it('answers C-ECHO over TLS and refuses plain TCP', async () => {
+    const port = String(server.port);
+    const secure = await runAsync('echoscu', [
+      '+tls',
+      key,
+      cert,
+      '+cf',
+      cert,
+      '-aec',
+      'VEIL',
+      '127.0.0.1',
+      port,
+    ]);
+    assert.equal(secure.status, 0, secure.stderr);
+    const plain = await runAsync('echoscu', ['-aec', 'VEIL', '127.0.0.1', port]);
+    assert.notEqual(plain.status, 0);
   });
 });
