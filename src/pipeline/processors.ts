@@ -1,0 +1,210 @@
+/**
+ * The two job processors. protect: newest spooled copy ▶ protect ▶ archive.put ▶ index ▶ drop
+ * spool. reveal: archive.get ▶ reveal (verified) ▶ write the original for the requester.
+ * Permanent failures become BullMQ UnrecoverableErrors whose reason starts with the error code.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { UnrecoverableError } from 'bullmq';
+import { type InstanceRef, isUid } from '../archive/archive';
+import { Tags, parsePart10 } from '../dicom';
+import { VeilError, isVeilError } from '../errors';
+import type { InstanceRecord } from '../index/catalogue';
+import { recordFromDataSet } from '../index/record-from-dataset';
+import { protect, reveal } from '../protection';
+import type { ProtectJobData, ProtectJobResult, RevealJobData, RevealJobResult } from './jobs';
+import { filesOf, parseQueuedName, removeQuietly, writeFileAtomic } from './spool';
+import type { WorkerContext } from './worker-context';
+
+/** The part of a BullMQ job (or SandboxedJob) the processors read. */
+export interface JobLike<T> {
+  id?: string;
+  data: T;
+  attemptsMade: number;
+}
+
+/**
+ * Codes that will fail again on retry (the input or the keys are wrong), so the job goes straight
+ * to failed for an administrator. Everything else (archive down, I/O, bugs) is retried.
+ */
+const PERMANENT =
+  /^VEIL_E_(DICOM|POLICY|STEGO|KEY|CMS|PROTECT|REVEAL|UID|CONFIG|USAGE|ARCHIVE_NOT_FOUND|NOT_FOUND)/;
+
+/** True when a failure with this code should not be retried. */
+export function isPermanentCode(code: string): boolean {
+  return PERMANENT.test(code);
+}
+
+/** The code at the start of a failure reason ("VEIL_E_X: message"), or undefined. */
+export function codeOfReason(reason: string | undefined): string | undefined {
+  return /^(VEIL_E_[A-Z0-9_]+)/.exec(reason ?? '')?.[1];
+}
+
+function unrecoverable(err: VeilError): UnrecoverableError {
+  return new UnrecoverableError(`${err.code}: ${err.message}`);
+}
+
+/** A retryable failure whose reason (what BullMQ stores and Bull Board shows) starts with the code. */
+function retryable(err: unknown): unknown {
+  return isVeilError(err) ? new Error(`${err.code}: ${err.message}`, { cause: err }) : err;
+}
+
+/** Protects the newest queued copy of the job's instance; see the file comment. */
+export async function processProtect(
+  ctx: WorkerContext,
+  job: JobLike<ProtectJobData>,
+): Promise<ProtectJobResult> {
+  const sop = job.data.sopInstanceUID;
+  if (!isUid(sop)) {
+    throw unrecoverable(new VeilError('VEIL_E_UID_INVALID', 'The job names an invalid SOP UID.'));
+  }
+  const release = await ctx.lock.tryAcquire(sop);
+  // Another worker is on this instance (an older copy): retry after it, with backoff.
+  if (!release) throw new Error('Another worker is protecting this instance; retrying later.');
+  try {
+    const files = await claimFiles(ctx, sop, job.data.spoolPath);
+    if (files.length === 0) return { archivedBytes: 0, stego: 'superseded', pixelMode: 'none' };
+    return await protectNewest(ctx, job, files);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+/** Queued files of the instance, oldest first; an admin retry brings its parked file back. */
+async function claimFiles(ctx: WorkerContext, sop: string, spoolPath: string): Promise<string[]> {
+  const { queued, failed } = ctx.layout;
+  let names = await filesOf(queued, sop);
+  const own = path.basename(spoolPath);
+  if (names.length === 0 && parseQueuedName(own)?.sopInstanceUID === sop) {
+    try {
+      await fs.rename(path.join(failed, own), path.join(queued, own));
+      names = [own];
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  return names.map((n) => path.join(queued, n));
+}
+
+async function protectNewest(
+  ctx: WorkerContext,
+  job: JobLike<ProtectJobData>,
+  files: string[],
+): Promise<ProtectJobResult> {
+  const file = files[files.length - 1];
+  const sop = job.data.sopInstanceUID;
+  const user = job.data.source.who;
+  let record: Omit<InstanceRecord, 'state' | 'receivedAt'> | undefined;
+  try {
+    const input = await readSpool(file);
+    const header = parsePart10(input, { stopAtPixelData: true });
+    if (header.dataset.string(Tags.SOPInstanceUID)?.trim() !== sop) {
+      throw new VeilError('VEIL_E_DICOM_MALFORMED', 'The spool file holds another instance.');
+    }
+    record = recordFromDataSet(header.dataset, header.transferSyntaxUID);
+    const protection = await ctx.protection('protect');
+    const result = protect(input, protection.protectOptions());
+    const ref: InstanceRef = {
+      studyInstanceUID: record.studyInstanceUID,
+      seriesInstanceUID: record.seriesInstanceUID,
+      sopInstanceUID: sop,
+    };
+    await ctx.archive.put(ref, result.bytes);
+    ctx.catalogue.upsert({
+      ...record,
+      state: 'archived',
+      bytes: result.bytes.length,
+      receivedAt: job.data.receivedAt,
+      archivedAt: new Date().toISOString(),
+    });
+    for (const f of files) await removeQuietly(f);
+    ctx.audit.record({
+      type: 'DICOMInstancesTransferred',
+      action: 'C',
+      outcome: 'success',
+      user,
+      ...(job.data.source.address ? { address: job.data.source.address } : {}),
+      studyInstanceUIDs: [ref.studyInstanceUID],
+      sopInstanceUIDs: [sop],
+    });
+    return {
+      archivedBytes: result.bytes.length,
+      stego: result.report.stego.outcome,
+      pixelMode: result.report.pixelMode,
+    };
+  } catch (err) {
+    if (!isVeilError(err) || !isPermanentCode(err.code)) throw retryable(err);
+    await parkFailed(ctx, files);
+    markFailed(ctx, sop, err.code, record, job.data.receivedAt);
+    ctx.audit.record({
+      type: 'DICOMInstancesTransferred',
+      action: 'C',
+      outcome: 'serious-failure',
+      user,
+      sopInstanceUIDs: [sop],
+      errorCode: err.code,
+    });
+    ctx.log.warn({ jobId: job.id, code: err.code }, 'protect failed permanently');
+    throw unrecoverable(err);
+  }
+}
+
+async function readSpool(file: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    throw new VeilError('VEIL_E_IO', 'The spool file cannot be read.', {}, { cause: err });
+  }
+}
+
+/** Keeps the newest copy in failed/ for the administrator; older copies are superseded. */
+async function parkFailed(ctx: WorkerContext, files: string[]): Promise<void> {
+  const newest = files[files.length - 1];
+  await fs
+    .rename(newest, path.join(ctx.layout.failed, path.basename(newest)))
+    .catch(() => undefined);
+  for (const f of files.slice(0, -1)) await removeQuietly(f);
+}
+
+function markFailed(
+  ctx: WorkerContext,
+  sop: string,
+  code: string,
+  record: Omit<InstanceRecord, 'state' | 'receivedAt'> | undefined,
+  receivedAt: string,
+): void {
+  try {
+    if (record) ctx.catalogue.upsert({ ...record, state: 'failed', errorCode: code, receivedAt });
+    else ctx.catalogue.setState(sop, 'failed', code);
+  } catch (err) {
+    ctx.log.warn({ err: (err as Error).message }, 'could not record the failed state');
+  }
+}
+
+/** Reveals one archived instance into the job's outPath (under spool/outgoing), atomically. */
+export async function processReveal(
+  ctx: WorkerContext,
+  job: JobLike<RevealJobData>,
+): Promise<RevealJobResult> {
+  const { ref, outPath } = job.data;
+  try {
+    if (![ref.studyInstanceUID, ref.seriesInstanceUID, ref.sopInstanceUID].every(isUid)) {
+      throw new VeilError('VEIL_E_UID_INVALID', 'The reveal job names an invalid UID.');
+    }
+    const out = path.resolve(outPath);
+    if (path.dirname(out) !== ctx.layout.outgoing) {
+      throw new VeilError('VEIL_E_USAGE', 'Reveal output must go to the spool outgoing folder.');
+    }
+    const stored = await ctx.archive.get(ref);
+    const protection = await ctx.protection('reveal');
+    const result = reveal(stored, protection.revealOptions());
+    await writeFileAtomic(out, result.bytes);
+    return { bytes: result.bytes.length };
+  } catch (err) {
+    if (isVeilError(err) && isPermanentCode(err.code)) {
+      ctx.log.warn({ jobId: job.id, code: err.code }, 'reveal failed');
+      throw unrecoverable(err);
+    }
+    throw retryable(err);
+  }
+}

@@ -1,0 +1,117 @@
+/**
+ * BullMQ Workers for the protect and reveal queues with sandboxed processors (workers/*.ts): each
+ * job runs in a child process forked with tsx, so TypeScript processors need no build step. Used
+ * by `veil serve` (workers.processes > 0) and `veil worker`.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { type ConnectionOptions, Worker } from 'bullmq';
+import type { VeilConfig } from '../config';
+import type { Logger } from '../log';
+import type { ProtectJobResult, RevealJobResult } from './jobs';
+import type { GatewayMetrics } from './metrics';
+import { codeOfReason } from './processors';
+import type { QueueNaming } from './queues';
+import { WORKER_ENV } from './worker-context';
+
+/** The processor entry points, run by BullMQ in child processes. */
+export const PROCESSOR_FILES = {
+  protect: path.resolve(__dirname, '..', '..', 'workers', 'protect.ts'),
+  reveal: path.resolve(__dirname, '..', '..', 'workers', 'reveal.ts'),
+} as const;
+
+/** Options of startWorkers. */
+export interface WorkerPoolOptions {
+  config: VeilConfig;
+  log: Logger;
+  connection: ConnectionOptions;
+  /** The effective Redis URL, passed to the children (they open their own connections). */
+  redisUrl: string;
+  naming: QueueNaming;
+  /** Worker "processes": BullMQ Workers per queue (workers.processes). */
+  count: number;
+  /** Sandboxed children per Worker (workers.concurrency). */
+  concurrency: number;
+  /** Folder of config/default.json for the children (the package's config folder). */
+  configDir?: string;
+  metrics?: GatewayMetrics;
+}
+
+/** Running workers; close() lets active jobs finish, then stops the children. */
+export interface WorkerPool {
+  readonly workers: Worker[];
+  close(): Promise<void>;
+}
+
+/** Starts `count` Workers on each queue, each running up to `concurrency` sandboxed jobs. */
+export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
+  const runDir = path.join(o.config.dataDir, 'run');
+  await fs.mkdir(runDir, { recursive: true, mode: 0o700 });
+  // The children load exactly this configuration: the resolved config as their VEIL_CONFIG layer.
+  const configFile = path.join(runDir, `worker-config.${process.pid}.${Date.now()}.json`);
+  await fs.writeFile(configFile, JSON.stringify(o.config), { mode: 0o600 });
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('VEIL_')) env[k] = v;
+  env.VEIL_CONFIG = configFile;
+  env[WORKER_ENV.redisUrl] = o.redisUrl;
+  if (o.naming.prefix) env[WORKER_ENV.prefix] = o.naming.prefix;
+  if (o.configDir) env[WORKER_ENV.configDir] = o.configDir;
+  const tsx = pathToFileURL(require.resolve('tsx')).href;
+  const execArgv = [...process.execArgv.filter((a) => !a.startsWith('--inspect')), '--import', tsx];
+  const common = {
+    connection: o.connection,
+    concurrency: o.concurrency,
+    useWorkerThreads: false,
+    workerForkOptions: { execArgv, env },
+    ...(o.naming.prefix ? { prefix: o.naming.prefix } : {}),
+  };
+  const workers: Worker[] = [];
+  for (let i = 0; i < o.count; i += 1) {
+    const protect = new Worker<unknown, ProtectJobResult>(
+      o.naming.protect,
+      PROCESSOR_FILES.protect,
+      common,
+    );
+    const reveal = new Worker<unknown, RevealJobResult>(
+      o.naming.reveal,
+      PROCESSOR_FILES.reveal,
+      common,
+    );
+    observe(protect, 'protect', o);
+    observe(reveal, 'reveal', o);
+    workers.push(protect, reveal);
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    workers,
+    close: () =>
+      (closing ??= (async () => {
+        await Promise.allSettled(workers.map((w) => w.close()));
+        await fs.rm(configFile, { force: true });
+      })()),
+  };
+}
+
+/** Metrics and logs of finished jobs, recorded in this (scraped) process, not in the children. */
+function observe(worker: Worker, queue: 'protect' | 'reveal', o: WorkerPoolOptions): void {
+  const log = o.log.child({ queue });
+  worker.on('error', (err) => log.warn({ err: err.message }, 'worker error'));
+  worker.on('completed', (job) => {
+    if (job.processedOn && job.finishedOn) {
+      o.metrics?.jobDuration.observe({ queue }, (job.finishedOn - job.processedOn) / 1000);
+    }
+    const result = job.returnvalue as Partial<ProtectJobResult & RevealJobResult> | undefined;
+    if (queue === 'protect' && result?.archivedBytes) {
+      o.metrics?.instancesProtected.inc();
+      o.metrics?.bytesProtected.inc(result.archivedBytes);
+    }
+    log.debug({ jobId: job.id }, 'job completed');
+  });
+  worker.on('failed', (job, err) => {
+    const code = codeOfReason(err.message) ?? 'internal';
+    const final = !job || job.finishedOn !== undefined || err.name === 'UnrecoverableError';
+    if (final) o.metrics?.failures.inc({ code, stage: queue });
+    log.warn({ jobId: job?.id, code, attemptsMade: job?.attemptsMade }, 'job attempt failed');
+  });
+}

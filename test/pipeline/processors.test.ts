@@ -1,0 +1,292 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { InstanceRef } from '../../src/archive/archive';
+import { FilesystemArchive } from '../../src/archive/filesystem-archive';
+import { VeilError } from '../../src/errors';
+import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
+import { silentLogger } from '../../src/log';
+import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
+import { type ProtectJobData, protectJobId } from '../../src/pipeline/jobs';
+import { processProtect, processReveal } from '../../src/pipeline/processors';
+import { defaultJobOptions, redisConnection } from '../../src/pipeline/queues';
+import { queuedFileName } from '../../src/pipeline/spool';
+import { SpoolIntake } from '../../src/pipeline/spool-intake';
+import { type WorkerContext, createWorkerContext } from '../../src/pipeline/worker-context';
+import { generateCtSeries } from '../../samples/generate';
+import { assertSameInstance } from '../helpers/compare';
+import { syntheticInstance } from '../helpers/synthetic';
+import { tempDir } from '../helpers/tools';
+import { startTestRedis, testConfig, uniqueNaming } from './harness';
+import { Tags, parsePart10 } from '../../src/dicom';
+import { protect } from '../../src/protection';
+import { testKey } from '../helpers/keys';
+import { protectOptions } from '../helpers/options';
+
+const SOURCE = { kind: 'stow', who: 'uploader' } as const;
+
+/** A filesystem archive whose put fails `failures` times with a transient error first. */
+class FlakyArchive extends FilesystemArchive {
+  puts = 0;
+  constructor(
+    dir: string,
+    public failures: number,
+  ) {
+    super(dir);
+  }
+  override async put(ref: InstanceRef, bytes: Buffer): Promise<void> {
+    this.puts += 1;
+    if (this.failures > 0) {
+      this.failures -= 1;
+      throw new VeilError('VEIL_E_ARCHIVE_UNAVAILABLE', 'Archive is down (test).');
+    }
+    return super.put(ref, bytes);
+  }
+}
+
+/** An instance Veil already protected: protecting it again is a permanent failure. */
+async function alreadyProtected(sopInstanceUID: string): Promise<Buffer> {
+  const key = await testKey();
+  return protect(syntheticInstance({ sopInstanceUID }), protectOptions([key])).bytes;
+}
+
+function refOf(bytes: Buffer): InstanceRef {
+  const ds = parsePart10(bytes).dataset;
+  return {
+    studyInstanceUID: ds.string(Tags.StudyInstanceUID)!,
+    seriesInstanceUID: ds.string(Tags.SeriesInstanceUID)!,
+    sopInstanceUID: ds.string(Tags.SOPInstanceUID)!,
+  };
+}
+
+describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', function () {
+  this.timeout(120_000);
+  let tmp: ReturnType<typeof tempDir>;
+  let redis: EmbeddedRedis;
+  let ctx: WorkerContext;
+  let archive: FlakyArchive;
+  let catalogue: SqliteCatalogue;
+  let queue: Queue;
+  let intake: SpoolIntake;
+  const naming = uniqueNaming();
+
+  before(async () => {
+    tmp = tempDir('veil-processors-');
+    redis = await startTestRedis(tmp.dir);
+    const config = testConfig(tmp.dir);
+    archive = new FlakyArchive(config.archive.filesystem.dir, 0);
+    catalogue = SqliteCatalogue.open(config.index.file);
+    ctx = await createWorkerContext({
+      config,
+      log: silentLogger,
+      redisUrl: redis.url,
+      prefix: naming.prefix,
+      archive,
+      catalogue,
+    });
+    queue = new Queue(naming.protect, {
+      connection: redisConnection(redis.url),
+      prefix: naming.prefix,
+      defaultJobOptions: defaultJobOptions(config),
+    });
+    intake = await SpoolIntake.open({
+      layout: ctx.layout,
+      minFreeBytes: 0,
+      protectQueue: queue,
+      log: silentLogger,
+    });
+  });
+  after(async () => {
+    await queue.close();
+    await ctx.close();
+    catalogue.close();
+    await redis.stop();
+    tmp.cleanup();
+  });
+
+  async function spool(bytes: Buffer): Promise<ProtectJobData> {
+    const temp = intake.tempPath();
+    writeFileSync(temp, bytes);
+    const { sopInstanceUID } = await intake.accept(temp, SOURCE);
+    const job = await queue.getJob(protectJobId(sopInstanceUID));
+    return job!.data as ProtectJobData;
+  }
+
+  async function revealed(ref: InstanceRef): Promise<Buffer> {
+    const outPath = path.join(ctx.layout.outgoing, `${ref.sopInstanceUID}.test.dcm`);
+    const result = await processReveal(ctx, {
+      data: { ref, outPath, requestedBy: 'WORKSTATION' },
+      attemptsMade: 0,
+    });
+    const bytes = readFileSync(outPath);
+    assert.equal(result.bytes, bytes.length);
+    rmSync(outPath);
+    return bytes;
+  }
+
+  it('protects a spooled instance into the archive and index, and reveals the original', async () => {
+    const [original] = generateCtSeries({ slices: 1, rows: 64, columns: 64 });
+    const ref = refOf(original);
+    const data = await spool(original);
+    const result = await processProtect(ctx, { id: 'j1', data, attemptsMade: 0 });
+    assert.ok(result.archivedBytes > 0);
+    assert.equal(existsSync(data.spoolPath), false);
+    const stored = readFileSync(archive.pathOf(ref));
+    assert.equal(stored.length, result.archivedBytes);
+    assert.ok(!stored.includes(parsePart10(original).dataset.get(Tags.PixelData)!.value!));
+    const record = catalogue.get(ref.sopInstanceUID)!;
+    assert.equal(record.state, 'archived');
+    assert.equal(record.bytes, result.archivedBytes);
+    assert.equal(record.patientName, parsePart10(original).dataset.string(Tags.PatientName));
+    assertSameInstance(original, await revealed(ref));
+    const audit = readFileSync(ctx.config.audit.file, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const created = audit.find((e) => e.sopInstanceUIDs?.includes(ref.sopInstanceUID));
+    assert.equal(created.type, 'DICOMInstancesTransferred');
+    assert.equal(created.action, 'C');
+    assert.equal(created.outcome, 'success');
+    assert.ok(!JSON.stringify(audit).includes(record.patientName!));
+  });
+
+  it('archives the newest of several queued copies and drops the older ones', async () => {
+    const sop = '1.2.826.0.1.3680043.99.1';
+    const older = syntheticInstance({ sopInstanceUID: sop, patientName: 'Older^Copy' });
+    const newer = syntheticInstance({ sopInstanceUID: sop, patientName: 'Newer^Copy' });
+    const olderFile = path.join(ctx.layout.queued, queuedFileName(sop));
+    writeFileSync(olderFile, older);
+    const data = await spool(newer);
+    // The job of the older copy runs: it still archives the newest file.
+    await processProtect(ctx, {
+      id: 'j2',
+      data: { ...data, spoolPath: olderFile },
+      attemptsMade: 0,
+    });
+    assert.deepEqual(
+      readdirSync(ctx.layout.queued).filter((n) => n.startsWith(sop)),
+      [],
+    );
+    assertSameInstance(newer, await revealed(refOf(newer)));
+    // A follow-up job finds nothing left: the newest copy is already archived.
+    const again = await processProtect(ctx, { id: 'j3', data, attemptsMade: 0 });
+    assert.equal(again.stego, 'superseded');
+  });
+
+  it('waits (retryable error) while another worker holds the instance', async () => {
+    const data = await spool(syntheticInstance({ sopInstanceUID: '1.2.826.0.1.3680043.99.2' }));
+    const release = await ctx.lock.tryAcquire(data.sopInstanceUID);
+    try {
+      await assert.rejects(
+        processProtect(ctx, { id: 'j4', data, attemptsMade: 0 }),
+        (err) =>
+          !(err instanceof UnrecoverableError) && /Another worker/.test((err as Error).message),
+      );
+    } finally {
+      await release!();
+    }
+    await processProtect(ctx, { id: 'j4', data, attemptsMade: 1 });
+  });
+
+  it('fails permanently with the code, parks the file in failed/ and marks the index', async () => {
+    const sop = '1.2.826.0.1.3680043.99.3';
+    const data = await spool(await alreadyProtected(sop));
+    await assert.rejects(
+      processProtect(ctx, { id: 'j5', data, attemptsMade: 0 }),
+      (err) =>
+        err instanceof UnrecoverableError &&
+        /^VEIL_E_PROTECT_ALREADY_PROTECTED: /.test(err.message),
+    );
+    assert.ok(existsSync(path.join(ctx.layout.failed, path.basename(data.spoolPath))));
+    assert.equal(existsSync(data.spoolPath), false);
+    const record = catalogue.get(sop)!;
+    assert.equal(record.state, 'failed');
+    assert.equal(record.errorCode, 'VEIL_E_PROTECT_ALREADY_PROTECTED');
+    // An administrator's retry brings the parked file back (and it fails the same way).
+    await assert.rejects(
+      processProtect(ctx, { id: 'j5', data, attemptsMade: 0 }),
+      UnrecoverableError,
+    );
+    assert.ok(existsSync(path.join(ctx.layout.failed, path.basename(data.spoolPath))));
+  });
+
+  it('refuses to reveal tampered pixels, unknown instances and paths outside outgoing/', async () => {
+    const original = syntheticInstance({
+      sopInstanceUID: '1.2.826.0.1.3680043.99.4',
+      rows: 32,
+      columns: 32,
+    });
+    const ref = refOf(original);
+    await processProtect(ctx, { id: 'j6', data: await spool(original), attemptsMade: 0 });
+    const file = archive.pathOf(ref);
+    const stored = readFileSync(file);
+    stored[stored.length - 10] ^= 0xff;
+    writeFileSync(file, stored);
+    const outPath = path.join(ctx.layout.outgoing, 'tampered.dcm');
+    await assert.rejects(
+      processReveal(ctx, { data: { ref, outPath, requestedBy: 'WS' }, attemptsMade: 0 }),
+      (err) =>
+        err instanceof UnrecoverableError && /^VEIL_E_REVEAL_PIXELS_TAMPERED/.test(err.message),
+    );
+    assert.equal(existsSync(outPath), false);
+    const missing = { ...ref, sopInstanceUID: '1.2.826.0.1.3680043.99.404' };
+    await assert.rejects(
+      processReveal(ctx, { data: { ref: missing, outPath, requestedBy: 'WS' }, attemptsMade: 0 }),
+      (err) => err instanceof UnrecoverableError && /^VEIL_E_ARCHIVE_NOT_FOUND/.test(err.message),
+    );
+    await assert.rejects(
+      processReveal(ctx, {
+        data: { ref, outPath: path.join(tmp.dir, 'x.dcm'), requestedBy: 'WS' },
+        attemptsMade: 0,
+      }),
+      (err) => err instanceof UnrecoverableError && /^VEIL_E_USAGE/.test(err.message),
+    );
+  });
+
+  it('retries a transient archive failure with backoff and then archives (BullMQ worker)', async () => {
+    const original = syntheticInstance({ sopInstanceUID: '1.2.826.0.1.3680043.99.5' });
+    archive.failures = 2;
+    const worker = new Worker(naming.protect, (job) => processProtect(ctx, job), {
+      connection: redisConnection(redis.url),
+      prefix: naming.prefix,
+    });
+    worker.on('error', () => undefined);
+    try {
+      const data = await spool(original);
+      const job = (await queue.getJob(protectJobId(data.sopInstanceUID)))!;
+      const done = new Promise<void>((resolve, reject) => {
+        worker.on('completed', (j) => j.id === job.id && resolve());
+        worker.on('failed', (j, err) => j?.id === job.id && j?.finishedOn && reject(err));
+      });
+      await done;
+      const finished = (await queue.getJob(job.id!))!;
+      assert.equal(finished.attemptsMade, 3);
+      assert.equal(archive.failures, 0);
+      assertSameInstance(original, await revealed(refOf(original)));
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('sends a permanent failure straight to failed with the code as reason (BullMQ worker)', async () => {
+    const bad = await alreadyProtected('1.2.826.0.1.3680043.99.6');
+    const worker = new Worker(naming.protect, (job) => processProtect(ctx, job), {
+      connection: redisConnection(redis.url),
+      prefix: naming.prefix,
+    });
+    worker.on('error', () => undefined);
+    try {
+      const data = await spool(bad);
+      const id = protectJobId(data.sopInstanceUID);
+      await new Promise<void>((resolve) => worker.on('failed', (j) => j?.id === id && resolve()));
+      const failed = (await queue.getJob(id))!;
+      assert.equal(await failed.getState(), 'failed');
+      assert.equal(failed.attemptsMade, 1);
+      assert.match(failed.failedReason, /^VEIL_E_PROTECT_ALREADY_PROTECTED: /);
+      assert.ok(!failed.failedReason.includes('Copy'));
+    } finally {
+      await worker.close();
+    }
+  });
+});
