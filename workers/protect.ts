@@ -1,0 +1,18 @@
+/**
+ * BullMQ sandboxed processor of protect jobs: runs in its own child process (CPU work never blocks
+ * the listeners) and reuses one WorkerContext for every job the child runs.
+ */
+import type { SandboxedJob } from 'bullmq';
+import type { ProtectJobData, ProtectJobResult } from '../src/pipeline/jobs';
+import { processProtect } from '../src/pipeline/processors';
+import { workerContextFromEnv } from '../src/pipeline/worker-env';
+
+// A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
+process.on('disconnect', () => process.exit(0));
+
+/** Protects the newest spooled copy of the job's instance. */
+export default async function protectProcessor(
+  job: SandboxedJob<ProtectJobData, ProtectJobResult>,
+): Promise<ProtectJobResult> {
+  return processProtect(await workerContextFromEnv(), job);
+}
