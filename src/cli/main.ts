@@ -7,6 +7,8 @@ import { ExitCode } from './exit-codes';
 import { registerKeyCommands } from './keys-command';
 import { registerBatchCommands } from './batch-commands';
 import { registerInspectCommand } from './inspect-command';
+import { registerServeCommand } from './serve-command';
+import { registerWorkerCommand } from './worker-command';
 import { registerTokenCommand } from './token-command';
 import { registerAnalyzeCommand } from './analyze-command';
 import { VeilError } from '../errors';
@@ -28,6 +30,8 @@ export function buildProgram(): Command {
   registerKeyCommands(program);
   registerBatchCommands(program);
   registerInspectCommand(program);
+  registerServeCommand(program);
+  registerWorkerCommand(program);
   registerTokenCommand(program);
   registerAnalyzeCommand(program);
   return program;
