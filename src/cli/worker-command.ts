@@ -5,7 +5,6 @@
 import type { Command } from 'commander';
 import { VeilError } from '../errors';
 import { createLogger } from '../log';
-import { openProtectionContext } from '../pipeline/protection-context';
 import { DEFAULT_NAMING, redisConnection } from '../pipeline/queues';
 import { startWorkers } from '../pipeline/worker-pool';
 import { gatewaySettingsOf, untilSignal } from './serve-command';
@@ -27,14 +26,6 @@ export function registerWorkerCommand(program: Command): void {
           'veil worker needs the shared Redis: set redis.url (VEIL_REDIS__URL), e.g. redis://redis:6379.',
         );
       }
-      // Generate the first key here, once, not in several sandbox children at the same time.
-      await openProtectionContext(config, {
-        forProtect: true,
-        onKeyGenerated: (key, dir) =>
-          process.stderr.write(
-            `\n*** Veil generated a new RSA key ${key.keyId} in ${dir}: back up this folder. ***\n`,
-          ),
-      });
       const pool = await startWorkers({
         config,
         log,
@@ -44,6 +35,10 @@ export function registerWorkerCommand(program: Command): void {
         count: 1,
         concurrency: config.workers.concurrency,
         configDir: CONFIG_DIR,
+        onKeyGenerated: (key, dir) =>
+          process.stderr.write(
+            `\n*** Veil generated a new RSA key ${key.keyId} in ${dir}: back up this folder. ***\n`,
+          ),
       });
       log.info({ concurrency: config.workers.concurrency }, 'Veil worker started');
       const signal = await untilSignal();

@@ -12,6 +12,7 @@ import type { Logger } from '../log';
 import type { ProtectJobResult, RevealJobResult } from './jobs';
 import type { GatewayMetrics } from './metrics';
 import { codeOfReason } from './processors';
+import { type KeyGeneratedNotice, openProtectionContext } from './protection-context';
 import type { QueueNaming } from './queues';
 import { WORKER_ENV } from './worker-context';
 
@@ -36,6 +37,8 @@ export interface WorkerPoolOptions {
   /** Folder of config/default.json for the children (the package's config folder). */
   configDir?: string;
   metrics?: GatewayMetrics;
+  /** Told when a first key had to be generated (say it loudly). */
+  onKeyGenerated?: KeyGeneratedNotice;
 }
 
 /** Running workers; close() lets active jobs finish, then stops the children. */
@@ -46,6 +49,12 @@ export interface WorkerPool {
 
 /** Starts `count` Workers on each queue, each running up to `concurrency` sandboxed jobs. */
 export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
+  // The first key is generated here, once: sandbox children doing it at the same time would
+  // each write their own key and the key index would keep only one of them.
+  await openProtectionContext(o.config, {
+    forProtect: true,
+    ...(o.onKeyGenerated ? { onKeyGenerated: o.onKeyGenerated } : {}),
+  });
   const runDir = path.join(o.config.dataDir, 'run');
   await fs.mkdir(runDir, { recursive: true, mode: 0o700 });
   // The children load exactly this configuration: the resolved config as their VEIL_CONFIG layer.
