@@ -9,6 +9,7 @@ import type { Job, JobType, Queue } from 'bullmq';
 import { Router, type Express, type RequestHandler } from 'express';
 import { VeilError } from '../errors';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { analysisRouter } from './analysis';
 import { principalOf } from './auth';
 import type { Role } from './tokens';
 
@@ -135,5 +136,6 @@ export function mountAdmin(
   api.get('/instances/counts', (_req, res) => {
     res.json(deps.catalogue.counts());
   });
+  api.use(analysisRouter(deps));
   app.use('/admin/api', api);
 }
