@@ -47,7 +47,8 @@ function dcmtk(tool: string, args: string[]): Promise<string> {
 function assertSameDataSet(original: Buffer, received: Buffer): void {
   const a = parsePart10(original).dataset;
   const b = parsePart10(received).dataset;
-  assert.deepEqual(diffDataSets(a, b), []);
+  // Data Set Trailing Padding (FFFC,FFFC) carries no meaning and DCMTK drops it (PS3.10 7.2).
+  assert.deepEqual(diffDataSets(a, b, { ignore: (tag) => tag === 0xfffcfffc }), []);
   assert.ok(
     b.get(Tags.PixelData)!.value!.equals(a.get(Tags.PixelData)!.value!),
     'pixel data differs',
@@ -218,9 +219,9 @@ describe('e2e/gateway (embedded Redis, DCMTK, DICOMweb)', function () {
     const outDir = path.join(tmp.dir, 'got');
     mkdirSync(outDir);
     for (const bytes of pushed.values()) {
-      const study = parsePart10(bytes, { stopAtPixelData: true }).dataset.string(
-        Tags.StudyInstanceUID,
-      )!;
+      const header = parsePart10(bytes, { stopAtPixelData: true }).dataset;
+      const study = header.string(Tags.StudyInstanceUID)!;
+      const series = header.string(Tags.SeriesInstanceUID)!;
       await dcmtk('getscu', [
         '-S',
         '-aec',
@@ -231,6 +232,8 @@ describe('e2e/gateway (embedded Redis, DCMTK, DICOMweb)', function () {
         'QueryRetrieveLevel=IMAGE',
         '-k',
         `StudyInstanceUID=${study}`,
+        '-k',
+        `SeriesInstanceUID=${series}`,
         '-k',
         `SOPInstanceUID=${sopOf(bytes)}`,
         '127.0.0.1',
