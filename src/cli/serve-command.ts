@@ -10,13 +10,16 @@ import { startGateway } from '../pipeline/gateway';
 import { CONFIG_DIR } from './settings';
 
 /**
- * Configuration of the long-running commands: like the other commands, and --data-dir also roots
- * the spool, index, filesystem archive, audit log and tokens file there (one folder of state).
+ * Configuration of the long-running commands: like the other commands, REDIS_URL as a fallback for
+ * redis.url, and --data-dir also roots the spool, index, filesystem archive, audit log and tokens
+ * file there (one folder of state).
  */
 export function gatewaySettingsOf(command: Command): VeilConfig {
   const opts = command.optsWithGlobals<{ config?: string; dataDir?: string }>();
   const env: NodeJS.ProcessEnv = { ...process.env };
   if (opts.config) env.VEIL_CONFIG = path.resolve(opts.config);
+  // The usual name, as the issue asks: REDIS_URL applies when VEIL_REDIS__URL is not set.
+  if (env.REDIS_URL && !env.VEIL_REDIS__URL) env.VEIL_REDIS__URL = env.REDIS_URL;
   if (opts.dataDir) {
     const dir = path.resolve(opts.dataDir);
     Object.assign(env, {
