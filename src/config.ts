@@ -237,9 +237,9 @@ export const CONFIG_SCHEMA = {
         '1 to 16 printable characters, not all spaces, no backslash (PS3.5 6.2 AE)',
       ),
       retrieve: oneOf(
-        ['cget', 'cmove'],
+        ['cget'],
         'cget',
-        'How objects come back from the archive: C-GET on the association, or C-MOVE to Veil.',
+        'How objects come back from the archive: C-GET on the same association (no inbound port needed; C-MOVE is not offered).',
       ),
     },
   },

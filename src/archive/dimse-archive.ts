@@ -19,7 +19,7 @@ export interface DimseArchiveOptions {
   /** Veil's AE title towards the archive (the archive must know it for C-GET). */
   callingAeTitle: string;
   /** Only 'cget' is implemented (C-MOVE needs a listening Veil SCP). */
-  retrieve: 'cget' | 'cmove';
+  retrieve: 'cget';
   /** Connect, association and PDU timeout in ms; default 30000. */
   timeoutMs?: number;
   /** Orthanc REST root (http://host:8042): enables delete, which DIMSE itself lacks. */
@@ -67,12 +67,6 @@ export class DimseArchive implements Archive {
   private readonly rest: DicomWebArchive | undefined;
 
   constructor(private readonly options: DimseArchiveOptions) {
-    if (options.retrieve !== 'cget') {
-      throw new VeilError(
-        'VEIL_E_CONFIG_INVALID',
-        'archive.dimse.retrieve: only cget is supported.',
-      );
-    }
     this.timeoutMs = options.timeoutMs ?? 30000;
     this.rest = options.orthancUrl
       ? new DicomWebArchive({
