@@ -3,9 +3,9 @@
  * Writes are atomic and durable (temp file, fsync, rename, fsync of the folder), so a crash
  * leaves either the old or the new object, never half of one.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { fsyncDir, writeFileDurably } from '../durable-file';
 import { VeilError } from '../errors';
 import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef } from './archive';
 
@@ -40,22 +40,9 @@ export class FilesystemArchive implements Archive {
 
   async put(ref: InstanceRef, bytes: Buffer): Promise<void> {
     const file = this.pathOf(ref);
-    const folder = path.dirname(file);
-    // A unique temp name per write: concurrent puts of one instance never share a temp file.
-    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      await fs.mkdir(folder, { recursive: true });
-      const handle = await fs.open(temp, 'wx', 0o640);
-      try {
-        await handle.writeFile(bytes);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await fs.rename(temp, file);
-      await syncFolder(folder);
+      await writeFileDurably(file, bytes, { mode: 0o640, createFolder: true });
     } catch (err) {
-      await fs.rm(temp, { force: true }).catch(() => undefined);
       throw unavailable(err, 'store an object');
     }
   }
@@ -89,7 +76,7 @@ export class FilesystemArchive implements Archive {
     const file = this.pathOf(ref);
     try {
       await fs.unlink(file);
-      await syncFolder(path.dirname(file));
+      await fsyncDir(path.dirname(file));
     } catch (err) {
       if (!isMissing(err)) throw unavailable(err, 'delete an object');
     }
@@ -113,14 +100,4 @@ export class FilesystemArchive implements Archive {
 
 function errnoOf(err: unknown): string {
   return (err as NodeJS.ErrnoException)?.code ?? 'unknown';
-}
-
-/** fsync of a folder makes a rename or unlink in it durable (POSIX leaves it to the caller). */
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await fs.open(folder, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -1,6 +1,7 @@
 /** File and folder walking for the batch commands: a file maps to a file, a folder to a mirrored folder. */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '../durable-file';
 import { VeilError } from '../errors';
 
 export interface Job {
@@ -63,16 +64,7 @@ async function walk(root: string, rel: string): Promise<string[]> {
   return files;
 }
 
-/** Writes a file atomically: temp file, fsync, rename; parent folders created. */
+/** Writes a file atomically and durably, parent folders created. */
 export async function writeFileAtomic(file: string, data: Buffer): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  const handle = await fs.open(temp, 'w', 0o600);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fs.rename(temp, file);
+  await writeFileDurably(file, data, { createFolder: true });
 }

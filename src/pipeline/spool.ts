@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { writeFileDurably } from '../durable-file';
 import { VeilError } from '../errors';
 
 /** Absolute folders of one spool. */
@@ -73,44 +74,13 @@ export async function filesOf(dir: string, sopInstanceUID: string): Promise<stri
     .sort((a, b) => (parseQueuedName(a)!.uniq < parseQueuedName(b)!.uniq ? -1 : 1));
 }
 
-/** Flushes a file's bytes to disk (the durability half of "acknowledge only after fsync"). */
-export async function fsyncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
+export { fsyncDir, fsyncFile } from '../durable-file';
 
-/** Flushes a folder, so a rename into it survives a crash (POSIX needs the directory fsynced). */
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on directories; the rename is still atomic there.
-    if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Writes `bytes` to `file` atomically: temp file in the same folder, fsync, rename, fsync folder. */
+/** Writes `bytes` to `file` atomically and durably (mode 0600); VEIL_E_IO when it cannot. */
 export async function writeFileAtomic(file: string, bytes: Buffer): Promise<void> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.part`;
   try {
-    const handle = await fs.open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(bytes);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(temp, file);
-    await fsyncDir(path.dirname(file));
+    await writeFileDurably(file, bytes);
   } catch (err) {
-    await fs.rm(temp, { force: true });
     throw new VeilError('VEIL_E_IO', `Cannot write ${path.basename(file)}.`, {}, { cause: err });
   }
 }
