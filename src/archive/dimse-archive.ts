@@ -3,7 +3,7 @@
  * IMAGE level to look up. dcmjs-dimse re-encodes data sets through dcmjs naturalization, which
  * drops private tags (Veil's protection record), so this backend sends and receives raw bytes.
  */
-import { Client, Dataset, constants, requests, responses } from 'dcmjs-dimse';
+import { Client, Dataset, constants, log as dimseLog, requests, responses } from 'dcmjs-dimse';
 import { Writable } from 'node:stream';
 import { VeilError } from '../errors';
 import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef } from './archive';
@@ -67,6 +67,9 @@ export class DimseArchive implements Archive {
   private readonly rest: DicomWebArchive | undefined;
 
   constructor(private readonly options: DimseArchiveOptions) {
+    // dcmjs-dimse logs every PDU at info level to stdout, past log.level; in worker processes
+    // nothing else silences it (startDimseServer does so only in the gateway's own process).
+    dimseLog.setLevel('silent');
     this.timeoutMs = options.timeoutMs ?? 30000;
     this.rest = options.orthancUrl
       ? new DicomWebArchive({
