@@ -8,6 +8,7 @@
  */
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { CONFIG_SCHEMA } from '../src/config';
 import {
   privateKeyFromPem,
   randomDataKey,
@@ -55,14 +56,7 @@ function main(): void {
     pseudonymKey: randomBytes(32),
     stego: {
       enabled: true,
-      fields: [
-        'PatientID',
-        'PatientName',
-        'PatientBirthDate',
-        'AccessionNumber',
-        'StudyInstanceUID',
-        'SOPInstanceUID',
-      ],
+      fields: CONFIG_SCHEMA.protection.stego.fields.default,
       whenTooSmall: 'minimal',
     },
     compressed: { default: 'encrypt' },

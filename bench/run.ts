@@ -2,13 +2,15 @@
  * `npm run bench`: protect and reveal throughput (one core) and peak memory, next to raw
  * AES-256-GCM over the same bytes measured in the same run, with the ratios.
  * Aim (issue 2): protect and reveal >= 0.3x raw AES-GCM on 16-bit images; peak < 3x instance size.
- * BENCH_LARGE=0 skips the ~500 MB multi-frame.
+ * BENCH_LARGE=0 skips the ~500 MB multi-frame. Then the gateway benchmark (bench/gateway/run.ts,
+ * alone: `npm run bench:gateway`); BENCH_GATEWAY=0 skips it.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { generateRsaKey } from '../src/crypto';
+import { runGatewayBench } from './gateway/run';
 import { writeBenchInstances } from './instances';
 
 interface CaseResult {
@@ -71,6 +73,10 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+  if (process.env.BENCH_GATEWAY !== '0') {
+    console.log('');
+    await runGatewayBench();
   }
 }
 
