@@ -4,6 +4,7 @@
  * pixel changed under the same data key (as a series-scoped key is shared), and the same
  * stego-marked pixels encrypted under a data key differing in one bit.
  */
+import { CONFIG_SCHEMA } from '../config';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { type PrivateKey, type RecipientKey } from '../crypto';
@@ -46,15 +47,9 @@ export interface VeilRun {
   wrongKeyReveal: string;
 }
 
-/** Stego fields of config/default.json (protection.stego.fields), used unless the caller says. */
-export const DEFAULT_STEGO_FIELDS: readonly string[] = [
-  'PatientID',
-  'PatientName',
-  'PatientBirthDate',
-  'AccessionNumber',
-  'StudyInstanceUID',
-  'SOPInstanceUID',
-];
+/** Stego fields of the configuration's default (protection.stego.fields), used unless the caller says. */
+export const DEFAULT_STEGO_FIELDS: readonly string[] =
+  CONFIG_SCHEMA.protection.stego.fields.default;
 
 /** Runs Veil's pipeline on the source with ephemeral keys. */
 export function runVeil(
