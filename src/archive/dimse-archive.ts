@@ -8,7 +8,8 @@ import { Writable } from 'node:stream';
 import { VeilError } from '../errors';
 import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef } from './archive';
 import { DicomWebArchive } from './dicomweb-archive';
-import { joinPart10, splitPart10 } from './part10-file';
+import { fileMetaHeader, readFileMeta } from '../dicom/file-meta';
+import { RawDataset } from '../dimse/raw-dataset';
 
 /** Where the DIMSE archive is and how Veil calls it. */
 export interface DimseArchiveOptions {
@@ -24,25 +25,6 @@ export interface DimseArchiveOptions {
   timeoutMs?: number;
   /** Orthanc REST root (http://host:8042): enables delete, which DIMSE itself lacks. */
   orthancUrl?: string;
-}
-
-/** A dcmjs-dimse Dataset whose encoding is our exact bytes: no naturalize/denaturalize round trip. */
-class RawDataset extends Dataset {
-  constructor(
-    private readonly raw: Buffer,
-    transferSyntaxUid: string,
-    elements: Record<string, unknown> = {},
-  ) {
-    super(elements, transferSyntaxUid);
-  }
-
-  override getDenaturalizedDataset(): Buffer {
-    return this.raw;
-  }
-
-  rawBytes(): Buffer {
-    return this.raw;
-  }
 }
 
 /** Collects a received C-STORE data set in memory (the Archive interface returns a Buffer). */
@@ -82,14 +64,16 @@ export class DimseArchive implements Archive {
   /** C-STORE of the exact data set bytes, in the transfer syntax they are encoded in. */
   async put(ref: InstanceRef, bytes: Buffer): Promise<void> {
     assertInstanceRef(ref);
-    const parts = splitPart10(bytes);
-    if (parts.sopInstanceUID !== ref.sopInstanceUID) {
+    const meta = readFileMeta(bytes);
+    if (meta.sopInstanceUID !== ref.sopInstanceUID) {
       throw new VeilError('VEIL_E_UID_INVALID', 'The object is not the instance it is stored as.');
     }
-    const dataset = new RawDataset(parts.dataset, parts.transferSyntaxUID, {
-      SOPClassUID: parts.sopClassUID,
-      SOPInstanceUID: parts.sopInstanceUID,
-    });
+    const dataset = new RawDataset(
+      bytes.subarray(meta.datasetOffset),
+      meta.transferSyntaxUID,
+      meta.sopClassUID,
+      meta.sopInstanceUID,
+    );
     const request = new requests.CStoreRequest(dataset);
     let status: number | undefined;
     request.on('response', (response: Response) => {
@@ -119,12 +103,14 @@ export class DimseArchive implements Archive {
     await this.associate([request], {
       onStore: (store, dataset, transferSyntaxUID) => {
         if (store.getAffectedSopInstanceUid() === ref.sopInstanceUID) {
-          received = joinPart10({
-            sopClassUID: store.getAffectedSopClassUid(),
-            sopInstanceUID: store.getAffectedSopInstanceUid(),
-            transferSyntaxUID,
+          received = Buffer.concat([
+            fileMetaHeader(
+              store.getAffectedSopClassUid(),
+              store.getAffectedSopInstanceUid(),
+              transferSyntaxUID,
+            ),
             dataset,
-          });
+          ]);
         }
       },
     });

@@ -9,22 +9,31 @@ import { parsePart10 } from '../dicom/parse';
 import { TransferSyntax } from '../dicom/tags';
 import { isEncapsulated } from '../dicom/transfer-syntax';
 import { encodeDataSet } from '../dicom/write';
-import { readPart10Header, type Part10Header } from './part10-file';
+import { type FileMeta, readFileMeta } from '../dicom/file-meta';
 
 /** A data set sent as the exact bytes given, in the transfer syntax given. */
 export class RawDataset extends Dataset {
   constructor(
     private readonly bytes: Buffer,
     transferSyntaxUID: string,
-    sopClassUID: string,
-    sopInstanceUID: string,
+    sopClassUID?: string,
+    sopInstanceUID?: string,
   ) {
-    // Only the two UIDs are known to dcmjs: CStoreRequest copies them into the command.
-    super({ SOPClassUID: sopClassUID, SOPInstanceUID: sopInstanceUID }, transferSyntaxUID);
+    // Only the two UIDs are known to dcmjs: CStoreRequest copies them into the command (a
+    // received data set needs neither).
+    super(
+      sopClassUID === undefined ? {} : { SOPClassUID: sopClassUID, SOPInstanceUID: sopInstanceUID },
+      transferSyntaxUID,
+    );
   }
 
   /** The bytes, unchanged: called by dcmjs-dimse when it cuts the data set into P-DATA PDVs. */
   override getDenaturalizedDataset(): Buffer {
+    return this.bytes;
+  }
+
+  /** The exact data set bytes (sent or received). */
+  rawBytes(): Buffer {
     return this.bytes;
   }
 }
@@ -42,13 +51,13 @@ export class SpooledDataset extends Dataset {
 
 /** One revealed Part 10 file ready to send: its header and data set bytes. */
 export interface OutgoingInstance {
-  header: Part10Header;
+  header: FileMeta;
   file: Buffer;
 }
 
 /** Cuts a Part 10 file into header and data set for sending. */
 export function outgoingInstance(file: Buffer): OutgoingInstance {
-  return { header: readPart10Header(file), file };
+  return { header: readFileMeta(file), file };
 }
 
 const RECODABLE = new Set<string>([

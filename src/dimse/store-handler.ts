@@ -8,7 +8,7 @@ import { Writable } from 'node:stream';
 import { responses, type association, type requests } from 'dcmjs-dimse';
 import { VeilError, isVeilError } from '../errors';
 import type { AssociationContext } from './association-context';
-import { part10Header } from './part10-file';
+import { fileMetaHeader } from '../dicom/file-meta';
 import { SpooledDataset } from './raw-dataset';
 
 type PresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -50,7 +50,7 @@ export function createStoreStream(
   const state: StreamState = {};
   let stream: Writable;
   try {
-    const header = part10Header(
+    const header = fileMetaHeader(
       request.getAffectedSopClassUid(),
       request.getAffectedSopInstanceUid(),
       context.getAcceptedTransferSyntaxUid() ?? '',
