@@ -55,6 +55,8 @@ export interface VeilOptions {
   destination: { aeTitle: string; port: number };
   processes: number;
   concurrency: number;
+  /** Further VEIL_* overrides (e.g. protection.dataKeyScope). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -82,6 +84,7 @@ export async function startVeil(o: VeilOptions): Promise<RunningVeil> {
     VEIL_ARCHIVE__DICOMWEB__URL: o.archiveUrl,
     VEIL_WORKERS__PROCESSES: String(o.processes),
     VEIL_WORKERS__CONCURRENCY: String(o.concurrency),
+    ...o.env,
   });
   const bin = path.resolve(__dirname, '..', '..', 'bin', 'veil');
   const daemon = startDaemon(process.execPath, [bin, '--data-dir', o.dataDir, 'serve'], env);

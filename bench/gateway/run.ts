@@ -2,7 +2,8 @@
  * `npm run bench:gateway` (and the second half of `npm run bench`): the gateway against its peers
  * on one generated study, in one run: C-STORE accept vs DCMTK storescp, push-to-archived vs
  * storescu into Orthanc, WADO-RS and C-MOVE vs Orthanc, and the memory of gateway and workers.
- * BENCH_SLICES (default 200), BENCH_DX (default 4), BENCH_REPEATS (retrievals, default 2).
+ * BENCH_SLICES (default 200), BENCH_DX (default 4), BENCH_REPEATS (retrievals, default 2);
+ * BENCH_VEIL_<KEY>=v passes VEIL_<KEY>=v to the gateway (e.g. BENCH_VEIL_PROTECTION__DATA_KEY_SCOPE).
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -63,7 +64,11 @@ export async function runGatewayBench(): Promise<void> {
     stops.push(() => direct.stop());
     const archive = await startOrthanc();
     stops.push(() => archive.stop());
+    const overrides = veilOverrides();
+    if (Object.keys(overrides).length > 0)
+      console.log(`Gateway configuration overrides: ${JSON.stringify(overrides)}`);
     const veil = await startVeil({
+      env: overrides,
       dataDir: path.join(tmp, 'veil'),
       archiveUrl: archive.dicomWebUrl,
       destination: { aeTitle: storescp.aeTitle, port: storescp.port },
@@ -264,6 +269,14 @@ async function moveStudy(
   const got = readdirSync(storescp.dir).length;
   if (got !== n) throw new Error(`C-MOVE from ${source.aeTitle} delivered ${got} of ${n}`);
   return run.seconds;
+}
+
+/** VEIL_* settings for the gateway from BENCH_VEIL_* variables of this process. */
+function veilOverrides(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env))
+    if (k.startsWith('BENCH_VEIL_') && v !== undefined) out[k.slice('BENCH_'.length)] = v;
+  return out;
 }
 
 function clearDir(dir: string): void {
