@@ -174,8 +174,21 @@ export interface CertificateId {
 
 const SUBJECT_KEY_IDENTIFIER = '2.5.29.14';
 
-/** Issuer, serial number and subject key identifier of a PEM certificate. */
+/** Certificates parsed so far: a worker meets the same few for every instance (bounded). */
+const parsedIds = new Map<string, CertificateId>();
+const PARSED_IDS_MAX = 256;
+
+/** Issuer, serial number and subject key identifier of a PEM certificate (memoised). */
 export function certificateId(certificatePem: string): CertificateId {
+  const known = parsedIds.get(certificatePem);
+  if (known !== undefined) return known;
+  const id = parseCertificateId(certificatePem);
+  if (parsedIds.size >= PARSED_IDS_MAX) parsedIds.delete(parsedIds.keys().next().value as string);
+  parsedIds.set(certificatePem, id);
+  return id;
+}
+
+function parseCertificateId(certificatePem: string): CertificateId {
   const der = new X509Certificate(certificatePem).raw;
   const [tbs] = childrenOf(parseDer(der, 'certificate'), 'Certificate');
   const fields = childrenOf(tbs, 'TBSCertificate');
