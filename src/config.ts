@@ -301,8 +301,8 @@ export const CONFIG_SCHEMA = {
     ),
     dataKeyScope: oneOf(
       ['instance', 'series', 'study'],
-      'instance',
-      'How many instances share one wrapped data key (fewer RSA operations per study).',
+      'series',
+      'How many instances share one wrapped data key: series (default) and study make one RSA operation serve many instances, each still with its own HKDF subkey and salt.',
     ),
     stego: {
       enabled: bool(true, 'Hide the patient details and a pixel digest in the lowest stored bit.'),

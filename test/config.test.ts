@@ -45,7 +45,7 @@ describe('config', () => {
     assert.equal(config.protection.headerConfidentiality, true);
     assert.equal(config.protection.keyTransport, 'rsa-oaep');
     assert.equal(config.protection.cmsKeyTransport, 'rsa-pkcs1v15');
-    assert.equal(config.protection.dataKeyScope, 'instance');
+    assert.equal(config.protection.dataKeyScope, 'series');
     assert.deepEqual(config.protection.stego.fields, [
       'PatientID',
       'PatientName',
