@@ -1,5 +1,13 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { InstanceRef } from '../../src/archive/archive';
@@ -209,6 +217,31 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       UnrecoverableError,
     );
     assert.ok(existsSync(path.join(ctx.layout.failed, path.basename(data.spoolPath))));
+  });
+
+  it('writes the revealed file 0600 with no temp file left, and a failed write is a retryable VEIL_E_IO', async () => {
+    const original = syntheticInstance({
+      sopInstanceUID: '1.2.826.0.1.3680043.99.7',
+      rows: 16,
+      columns: 16,
+    });
+    const ref = refOf(original);
+    await processProtect(ctx, { id: 'j9', data: await spool(original), attemptsMade: 0 });
+    const outPath = path.join(ctx.layout.outgoing, 'mode.dcm');
+    await processReveal(ctx, { data: { ref, outPath, requestedBy: 'WS' }, attemptsMade: 0 });
+    assert.equal(statSync(outPath).mode & 0o777, 0o600);
+    assert.deepEqual(readdirSync(ctx.layout.outgoing), ['mode.dcm']);
+    assertSameInstance(original, readFileSync(outPath));
+    rmSync(outPath);
+    // A folder in the way: the rename fails; the job may be retried and leaves nothing behind.
+    const blocked = path.join(ctx.layout.outgoing, 'blocked.dcm');
+    mkdirSync(blocked);
+    await assert.rejects(
+      processReveal(ctx, { data: { ref, outPath: blocked, requestedBy: 'WS' }, attemptsMade: 0 }),
+      (err) => !(err instanceof UnrecoverableError) && /^VEIL_E_IO: /.test((err as Error).message),
+    );
+    assert.deepEqual(readdirSync(ctx.layout.outgoing), ['blocked.dcm']);
+    rmSync(blocked, { recursive: true });
   });
 
   it('refuses to reveal tampered pixels, unknown instances and paths outside outgoing/', async () => {
