@@ -225,7 +225,9 @@ export class DicomWebArchive implements Archive {
     url: string,
     init: { headers?: Record<string, string>; body?: Buffer },
   ): Promise<Response> {
-    const headers: Record<string, string> = { ...init.headers };
+    // Encrypted pixels do not compress: asking for gzip (fetch's default) only makes the archive
+    // spend ~40 ms per instance compressing noise (measured with Orthanc on loopback).
+    const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...init.headers };
     if (this.authorization) headers.Authorization = this.authorization;
     let res: Response;
     try {
