@@ -18,7 +18,6 @@ import {
   ensureSpool,
   freeBytes,
   fsyncDir,
-  fsyncFile,
   parseQueuedName,
   queuedFileName,
   removeQuietly,
@@ -68,13 +67,14 @@ export class SpoolIntake implements Intake {
   async accept(tempPath: string, source: IntakeSource): Promise<IntakeResult> {
     let queuedPath: string | undefined;
     try {
-      const result = await readIdentifiers(tempPath);
       await this.checkSpace();
-      await fsyncFile(tempPath);
+      // One open for both the header and the fsync (each open/close is a thread-pool round trip).
+      const result = await readIdentifiers(tempPath, { fsync: true });
       queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
       await fs.rename(tempPath, queuedPath);
-      await fsyncDir(this.o.layout.queued);
-      await this.enqueue({
+      // The folder fsync and the enqueue overlap (both finish before the acknowledgement): a job
+      // whose rename is lost in a crash finds no file, and the unacknowledged sender re-sends.
+      const job = this.enqueue({
         spoolPath: queuedPath,
         sopInstanceUID: result.sopInstanceUID,
         receivedAt: new Date().toISOString(),
@@ -84,6 +84,14 @@ export class SpoolIntake implements Intake {
           ...(source.address ? { address: source.address } : {}),
         },
       });
+      const [synced, enqueued] = await Promise.allSettled([fsyncDir(this.o.layout.queued), job]);
+      if (enqueued.status === 'rejected') throw enqueued.reason;
+      if (synced.status === 'rejected') {
+        // Refused, but its job may already have replaced an older copy's: keep the file for it
+        // (the sender re-sends; the newest copy wins).
+        queuedPath = undefined;
+        throw synced.reason;
+      }
       this.o.metrics?.instancesReceived.inc({ door: source.kind });
       return result;
     } catch (err) {
@@ -138,12 +146,14 @@ export class SpoolIntake implements Intake {
     const jobId = protectJobId(data.sopInstanceUID);
     await this.queueCall(async () => {
       for (let attempt = 0; attempt < 3; attempt += 1) {
-        const existing = await queue.getJob(jobId);
+        // Add first (the common case: a new instance), then look: two Redis round trips, not
+        // three. Re-adding an existing id is a silent no-op, so the look says whose job is stored.
+        await queue.add(PROTECT_JOB, data, { jobId });
+        const existing: Job<ProtectJobData> | undefined = await queue.getJob(jobId);
+        if (existing?.data.spoolPath === data.spoolPath) return;
         const state = existing ? await existing.getState() : 'unknown';
         if (!existing || state === 'unknown') {
-          await queue.add(PROTECT_JOB, data, { jobId });
-          // Re-adding an existing id is a silent no-op: make sure ours is the one stored.
-          if ((await queue.getJob(jobId))?.data.spoolPath === data.spoolPath) return;
+          continue; // removed between add and look: add again
         } else if (state === 'completed' || state === 'failed') {
           // A finished job of an earlier copy blocks the id: remove it (its outcome is superseded).
           await existing.remove().catch(() => undefined);
@@ -230,15 +240,21 @@ const QUEUE_DEADLINE_MS = 5000;
 const PENDING = new Set(['waiting', 'delayed', 'active', 'prioritized', 'waiting-children']);
 
 /** Reads the identifying UIDs from the header only (the pixels may be hundreds of MB). */
-export async function readIdentifiers(file: string): Promise<IntakeResult> {
+export async function readIdentifiers(
+  file: string,
+  options: { fsync?: boolean } = {},
+): Promise<IntakeResult> {
   const handle = await fs.open(file, 'r');
   let header;
   try {
+    // Durability first (DESIGN "Rules of the flow"): a refused header removes the file anyway.
+    if (options.fsync) await handle.sync();
     const size = (await handle.stat()).size;
     for (let want = FIRST_READ; ; want *= 2) {
       const length = Math.min(want, size);
-      const bytes = Buffer.alloc(length);
-      await handle.read(bytes, 0, length, 0);
+      // Unsafe: only the bytes read are used (no zero-fill of 64 KiB per instance).
+      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, 0);
+      const bytes = buffer.subarray(0, bytesRead);
       try {
         header = parsePart10(bytes, { stopAtPixelData: true });
         break;
