@@ -67,9 +67,15 @@ export class SpoolIntake implements Intake {
   async accept(tempPath: string, source: IntakeSource): Promise<IntakeResult> {
     let queuedPath: string | undefined;
     try {
-      await this.checkSpace();
-      // One open for both the header and the fsync (each open/close is a thread-pool round trip).
-      const result = await readIdentifiers(tempPath, { fsync: true });
+      // Free space, fsync and header read run side by side (each is a thread-pool round trip,
+      // and every hop waits for a core that the protect workers are also using).
+      const [space, read] = await Promise.allSettled([
+        this.checkSpace(),
+        readIdentifiers(tempPath, { fsync: true }),
+      ]);
+      if (space.status === 'rejected') throw space.reason;
+      if (read.status === 'rejected') throw read.reason;
+      const result = read.value;
       queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
       await fs.rename(tempPath, queuedPath);
       // The folder fsync and the enqueue overlap (both finish before the acknowledgement): a job
@@ -247,21 +253,23 @@ export async function readIdentifiers(
   const handle = await fs.open(file, 'r');
   let header;
   try {
-    // Durability first (DESIGN "Rules of the flow"): a refused header removes the file anyway.
-    if (options.fsync) await handle.sync();
-    const size = (await handle.stat()).size;
-    for (let want = FIRST_READ; ; want *= 2) {
-      const length = Math.min(want, size);
-      // Unsafe: only the bytes read are used (no zero-fill of 64 KiB per instance).
-      const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, 0);
-      const bytes = buffer.subarray(0, bytesRead);
-      try {
-        header = parsePart10(bytes, { stopAtPixelData: true });
-        break;
-      } catch (err) {
-        // A header longer than what was read: read more, up to the whole file.
-        if (length >= size || !isVeilError(err)) throw err;
+    // The fsync runs alongside the first read; both are awaited before the caller goes on.
+    const synced = options.fsync ? handle.sync() : Promise.resolve();
+    try {
+      for (let length = FIRST_READ; ; length *= 2) {
+        // Unsafe: only the bytes read are used (no zero-fill of 64 KiB per instance). A short
+        // read is the whole file, so no stat is needed.
+        const { bytesRead, buffer } = await handle.read(Buffer.allocUnsafe(length), 0, length, 0);
+        try {
+          header = parsePart10(buffer.subarray(0, bytesRead), { stopAtPixelData: true });
+          break;
+        } catch (err) {
+          // A header longer than what was read: read more, up to the whole file.
+          if (bytesRead < length || !isVeilError(err)) throw err;
+        }
       }
+    } finally {
+      await synced;
     }
   } finally {
     await handle.close();
