@@ -2,6 +2,7 @@
  * BullMQ sandboxed processor of protect jobs: runs in its own child process (CPU work never blocks
  * the listeners) and reuses one WorkerContext for every job the child runs.
  */
+import os from 'node:os';
 import type { SandboxedJob } from 'bullmq';
 import type { ProtectJobData, ProtectJobResult } from '../src/pipeline/jobs';
 import { processProtect } from '../src/pipeline/processors';
@@ -9,6 +10,14 @@ import { workerContextFromEnv } from '../src/pipeline/worker-env';
 
 // A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
 process.on('disconnect', () => process.exit(0));
+
+// Protecting is background work: the listeners acknowledging new instances and the reveal
+// children serving workstations go first when the cores are busy (niceness 10).
+try {
+  os.setPriority(10);
+} catch {
+  // Not permitted on this platform: run at normal priority.
+}
 
 /** Protects the newest spooled copy of the job's instance. */
 export default async function protectProcessor(
