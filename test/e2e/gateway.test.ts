@@ -5,11 +5,11 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hashToken } from '../../src/api/tokens';
 import { CONFIG_DIR } from '../../src/cli/settings';
-import { Tags, diffDataSets, parsePart10 } from '../../src/dicom';
+import { Tags, parsePart10 } from '../../src/dicom';
 import { silentLogger } from '../../src/log';
 import { freePort } from '../../src/pipeline/embedded-redis';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
@@ -18,70 +18,10 @@ import { assertSameInstance } from '../helpers/compare';
 import { pydicomCorpusDir } from '../helpers/pydicom-corpus';
 import { tempDir } from '../helpers/tools';
 import { eventually, testConfig } from '../pipeline/harness';
+import { assertSameDataSet, dcmtk, multipartParts, receivedIn, sopOf } from './e2e-tools';
 
 const TOKENS = { modality: 'e2e-modality-token', workstation: 'e2e-workstation-token' };
 const PYDICOM_NATIVE = ['CT_small.dcm', 'MR_small.dcm', 'SC_rgb_small_odd.dcm'];
-
-function sopOf(bytes: Buffer): string {
-  return parsePart10(bytes, { stopAtPixelData: true }).dataset.string(Tags.SOPInstanceUID)!;
-}
-
-/** Runs a DCMTK tool without blocking this process (the gateway answers it from here). */
-function dcmtk(tool: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(tool, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0 ? resolve(out) : reject(new Error(`${tool} exited ${code}: ${out}`)),
-    );
-  });
-}
-
-/**
- * DIMSE carries the data set, not the file meta (the receiving SCP writes its own group 0002):
- * every data set element, private tags and pixels included, must be the original's.
- */
-function assertSameDataSet(original: Buffer, received: Buffer): void {
-  const a = parsePart10(original).dataset;
-  const b = parsePart10(received).dataset;
-  // Data Set Trailing Padding (FFFC,FFFC) carries no meaning and DCMTK drops it (PS3.10 7.2).
-  assert.deepEqual(diffDataSets(a, b, { ignore: (tag) => tag === 0xfffcfffc }), []);
-  assert.ok(
-    b.get(Tags.PixelData)!.value!.equals(a.get(Tags.PixelData)!.value!),
-    'pixel data differs',
-  );
-}
-
-/** Files received in `dir`, by SOP Instance UID. */
-function receivedIn(dir: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  for (const name of readdirSync(dir)) {
-    const bytes = readFileSync(path.join(dir, name));
-    out.set(sopOf(bytes), bytes);
-  }
-  return out;
-}
-
-/** The parts of a multipart/related body. */
-function multipartParts(body: Buffer, contentType: string): Buffer[] {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)![1];
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: Buffer[] = [];
-  let at = body.indexOf(delimiter);
-  while (at !== -1) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    const part = body.subarray(start, next === -1 ? body.length : next);
-    const headerEnd = part.indexOf('\r\n\r\n');
-    parts.push(part.subarray(headerEnd + 4, part.length - 2));
-    at = next;
-  }
-  return parts;
-}
 
 describe('e2e/gateway (embedded Redis, DCMTK, DICOMweb)', function () {
   this.timeout(300_000);
