@@ -23,20 +23,13 @@ export function instanceKeys(dataKey: Buffer, salt: Buffer): InstanceKeys {
 }
 
 /**
- * Additional authenticated data of the pixel cipher: binds the SOP Instance UID, the pixel
- * geometry and length, and the header MAC, so ciphertext moved to another instance or under an
- * edited header does not verify.
+ * Additional authenticated data of the pixel cipher: binds the SOP Instance UID and the pixel
+ * geometry and length, so ciphertext moved to another instance or read under another geometry
+ * does not verify. The header is authenticated by its own MAC (keyed from the same data key), not
+ * here, so a key rotation can re-wrap the data key and re-seal the header without touching pixels.
  */
-export function pixelAad(
-  sopInstanceUID: string,
-  geometry: string,
-  length: number,
-  headerMac: Buffer,
-): Buffer {
-  return Buffer.concat([
-    Buffer.from(`veil/v1|${sopInstanceUID}|${geometry}|${length}|`, 'latin1'),
-    headerMac,
-  ]);
+export function pixelAad(sopInstanceUID: string, geometry: string, length: number): Buffer {
+  return Buffer.from(`veil/v1|${sopInstanceUID}|${geometry}|${length}`, 'latin1');
 }
 
 /** Cache key of a wrapped data key: SHA-256 of its ciphertext (hex); never the key itself. */

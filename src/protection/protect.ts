@@ -152,7 +152,7 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
       plan.regions,
       { fillRegions: false },
     );
-    const aadBase = pixelAad(sopInstanceUID, plan.geometryKey, pixelLength, mac);
+    const aadBase = pixelAad(sopInstanceUID, plan.geometryKey, pixelLength);
     const tags = plan.regions.map((region, i) => {
       const target = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
       return encryptInto(keys.pixels, ivOf(i), aadBase, region, target).toString('base64');

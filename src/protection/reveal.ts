@@ -116,7 +116,7 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
     regions,
     { fillRegions: false },
   );
-  const aad = pixelAad(record.sopInstanceUID, regionsKey(element?.tag, geometry), pixelLength, mac);
+  const aad = pixelAad(record.sopInstanceUID, regionsKey(element?.tag, geometry), pixelLength);
   regions.forEach((region, i) => {
     const target = bytes.subarray(offsets[i]!, offsets[i]! + region.length);
     const tag = Buffer.from(record.pixelTags[i]!, 'base64');

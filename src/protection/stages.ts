@@ -115,10 +115,5 @@ function pixelKey(dataKey: Buffer, record: ProtectionRecord): Buffer {
 }
 
 function aadOf(record: ProtectionRecord, geometry: PixelGeometry): Buffer {
-  return pixelAad(
-    record.sopInstanceUID,
-    geometryKey(geometry),
-    record.pixels.length,
-    Buffer.from(record.mac, 'base64'),
-  );
+  return pixelAad(record.sopInstanceUID, geometryKey(geometry), record.pixels.length);
 }
