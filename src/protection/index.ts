@@ -6,3 +6,4 @@ export { inspect, type InspectReport } from './inspect';
 export { FORMAT_VERSION, CIPHER_SUITE, type ProtectionRecord, type PixelMode } from './record';
 export { PRIVATE_CREATOR, PRIVATE_GROUP } from './private-block';
 export { wrappedKeyId } from './keys';
+export { rewrap, type RewrapOptions, type RewrapResult } from './rewrap';
