@@ -4,7 +4,7 @@
  * restored header. Any mismatch is a VeilError naming what failed; wrong pixels never leave.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { type DataSet, Tags, parsePart10, tagOfKeyword, writePart10 } from '../dicom';
+import { type DataSet, Tags, makeTag, parsePart10, tagOfKeyword, writePart10 } from '../dicom';
 import { type PrivateKey, decryptInto, openBytes, unwrapDataKey } from '../crypto';
 import { VeilError, isVeilError } from '../errors';
 import { extractPayload, restorePayloadBits, sampleLayout } from '../stego';
@@ -14,7 +14,13 @@ import { headerDigest } from './header-digest';
 import { instanceKeys, pixelAad, wrappedKeyId } from './keys';
 import type { RevealOptions, RevealReport } from './options';
 import { geometryKey, protectedRegions } from './pixel-plan';
-import { PrivateElement, findVeilBlock, veilBlockTags, veilTag } from './private-block';
+import {
+  PRIVATE_GROUP,
+  PrivateElement,
+  findVeilBlock,
+  veilBlockTags,
+  veilTag,
+} from './private-block';
 import { type ProtectionRecord, canonicalCore, decodeRecord } from './record';
 import { ivOf, trimPadding } from './protect';
 import { reidentify } from './confidentiality-profile';
@@ -35,6 +41,14 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
       throw new VeilError(
         'VEIL_E_REVEAL_NOT_PROTECTED',
         'The object carries no Veil protection record or encrypted attributes.',
+      );
+    }
+    if (hasVeilRemnant(dataset)) {
+      // A Veil object whose creator was altered would otherwise pass as attributes-only and
+      // deliver its encrypted pixels as if they were the original ones.
+      throw new VeilError(
+        'VEIL_E_REVEAL_FORMAT',
+        'The object carries a damaged Veil private block.',
       );
     }
     const restored = reidentifyAttributesOnly(
@@ -262,4 +276,18 @@ function verifyStego(
     }
   }
   return payload.payload.fields.size;
+}
+
+/**
+ * True when group 0009 holds what is left of a Veil block whose creator no longer matches: a
+ * creator naming Veil or a record-shaped (0009,xx10) value. Such objects were Veil-protected.
+ */
+function hasVeilRemnant(dataset: DataSet): boolean {
+  for (let block = 0x10; block <= 0xff; block++) {
+    const creator = dataset.string(makeTag(PRIVATE_GROUP, block));
+    if (creator !== undefined && /veil|protection/i.test(creator)) return true;
+    const record = dataset.get(veilTag(block, PrivateElement.ProtectionRecord))?.value;
+    if (record !== undefined && record.includes('"sopInstanceUID"')) return true;
+  }
+  return false;
 }
