@@ -1,11 +1,16 @@
-/** `veil keys generate|list`: the key store of the configured keys folder. */
+/** `veil keys generate|list|rotate|usage|remove`: the key store of the configured keys folder. */
+import { promises as fs } from 'node:fs';
 import type { Command } from 'commander';
-import { VeilError } from '../errors';
+import { VeilError, isVeilError } from '../errors';
 import { FileKeyStore, type KeyInfo } from '../keys/file-key-store';
-import { settingsOf } from './settings';
+import { inspect } from '../protection';
+import { ExitCode } from './exit-codes';
+import { planJobs } from './files';
+import { setExitCode, settingsOf } from './settings';
 
 const BITS = ['2048', '3072', '4096'];
 
+/** Registers `veil keys` and its subcommands. */
 export function registerKeyCommands(program: Command): void {
   const keys = program.command('keys').description('manage RSA keys (current, recipient, retired)');
 
@@ -61,6 +66,131 @@ export function registerKeyCommands(program: Command): void {
       }
       for (const k of list) console.log(formatKey(k));
     });
+
+  keys
+    .command('rotate')
+    .description('make a new current key; the old current key is retired (it still reveals)')
+    .option('--bits <n>', 'modulus size: 2048, 3072 or 4096 (default from config keys.bits)')
+    .option('--json', 'print the new key as JSON')
+    .action(async (opts: { bits?: string; json?: boolean }, command: Command) => {
+      const config = settingsOf(command);
+      const bits = bitsOf(opts.bits, config.keys.bits);
+      const store = await FileKeyStore.open(config.keys.dir);
+      const before = store.list().find((k) => k.status === 'current');
+      const key = await store.generate({ bits, label: 'rotated', status: 'current' });
+      if (opts.json) {
+        console.log(JSON.stringify({ current: key, retired: before?.keyId ?? null }, null, 2));
+        return;
+      }
+      console.log(`new current ${key.bits}-bit RSA key ${key.keyId}`);
+      if (before) console.log(`retired ${before.keyId} (run \`veil rewrap\` to move data off it)`);
+    });
+
+  keys
+    .command('usage')
+    .description(
+      'list the protected files in DIR that still need KEYID: no other held key opens them',
+    )
+    .argument('<keyId>', 'key id or a prefix of at least 8 hex digits')
+    .argument('<dir>', 'protected file or folder')
+    .option('--json', 'print JSON')
+    .action(async (keyId: string, dir: string, opts: { json?: boolean }, command: Command) => {
+      const config = settingsOf(command);
+      const store = await FileKeyStore.open(config.keys.dir);
+      const id = resolveKeyId(store.list(), keyId);
+      const needing = await filesNeeding(store.list(), id, dir);
+      if (opts.json) console.log(JSON.stringify({ keyId: id, files: needing }, null, 2));
+      else {
+        for (const file of needing) console.log(file);
+        console.log(`${needing.length} file(s) in ${dir} need key ${id}`);
+      }
+    });
+
+  keys
+    .command('remove')
+    .description(
+      'delete a retired or recipient key and its files (refused while --check DIR needs it)',
+    )
+    .argument('<keyId>', 'key id or a prefix of at least 8 hex digits')
+    .option('--check <dir>', 'refuse when protected files in DIR still need the key')
+    .option('--force', 'remove without checking (data only this key opens is then lost)')
+    .action(async (keyId: string, opts: { check?: string; force?: boolean }, command: Command) => {
+      const config = settingsOf(command);
+      const store = await FileKeyStore.open(config.keys.dir);
+      const id = resolveKeyId(store.list(), keyId);
+      if (opts.check === undefined && !opts.force) {
+        throw new VeilError(
+          'VEIL_E_USAGE',
+          'Give --check DIR (the protected files to check) or --force.',
+        );
+      }
+      if (opts.check !== undefined && !opts.force) {
+        const needing = await filesNeeding(store.list(), id, opts.check);
+        if (needing.length > 0) {
+          for (const file of needing) console.error(`still needs the key: ${file}`);
+          console.error(
+            `veil: key ${id} not removed: ${needing.length} file(s) need it; run \`veil rewrap\` on them first.`,
+          );
+          setExitCode(command, ExitCode.SomeFailed);
+          return;
+        }
+      }
+      await store.remove(id);
+      console.log(`removed key ${id}`);
+    });
+}
+
+function bitsOf(bits: string | undefined, fallback: number): 2048 | 3072 | 4096 {
+  if (bits !== undefined && !BITS.includes(bits)) {
+    throw new VeilError('VEIL_E_USAGE', `--bits must be one of ${BITS.join(', ')}.`);
+  }
+  return (bits ? Number(bits) : fallback) as 2048 | 3072 | 4096;
+}
+
+/** A full key id from a store key or prefix (>= 8 hex digits); a full id not in the store is accepted. */
+function resolveKeyId(list: KeyInfo[], keyId: string): string {
+  const prefix = keyId.toLowerCase();
+  if (!/^[0-9a-f]{8,64}$/.test(prefix)) {
+    throw new VeilError(
+      'VEIL_E_USAGE',
+      'A key id (or a prefix of at least 8 hex digits) is required.',
+    );
+  }
+  const matches = list.filter((k) => k.keyId.startsWith(prefix));
+  if (matches.length === 1) return matches[0]!.keyId;
+  if (matches.length > 1) {
+    throw new VeilError(
+      'VEIL_E_USAGE',
+      'The key id prefix matches several keys; give more digits.',
+    );
+  }
+  if (prefix.length === 64) return prefix;
+  throw new VeilError('VEIL_E_KEY_NOT_FOUND', 'No key with this id in the key store.', {
+    keyId: prefix,
+  });
+}
+
+/**
+ * Protected files under `dir` wrapped for `keyId` and for no other key whose private key the store
+ * holds: removing `keyId` would make them unrevealable. Unreadable or non-Veil files are skipped.
+ */
+async function filesNeeding(list: KeyInfo[], keyId: string, dir: string): Promise<string[]> {
+  const held = new Set(
+    list.filter((k) => k.hasPrivateKey && k.keyId !== keyId).map((k) => k.keyId),
+  );
+  const { jobs } = await planJobs(dir, dir);
+  const needing: string[] = [];
+  for (const job of jobs) {
+    let keyIds: string[] | undefined;
+    try {
+      keyIds = inspect(await fs.readFile(job.input)).record?.keyIds;
+    } catch (err) {
+      if (!isVeilError(err) && (err as NodeJS.ErrnoException).code === undefined) throw err;
+      continue;
+    }
+    if (keyIds?.includes(keyId) && !keyIds.some((k) => held.has(k))) needing.push(job.input);
+  }
+  return needing;
 }
 
 function formatKey(k: KeyInfo): string {

@@ -11,6 +11,7 @@ import { registerServeCommand } from './serve-command';
 import { registerWorkerCommand } from './worker-command';
 import { registerTokenCommand } from './token-command';
 import { registerAnalyzeCommand } from './analyze-command';
+import { registerRewrapCommand } from './rewrap-command';
 import { VeilError } from '../errors';
 
 /** Builds the program; exported so tests can run commands in-process. */
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerWorkerCommand(program);
   registerTokenCommand(program);
   registerAnalyzeCommand(program);
+  registerRewrapCommand(program);
   return program;
 }
 
