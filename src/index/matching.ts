@@ -94,7 +94,9 @@ export function parseRange(
     if (kind === 'date') text = text.replace(/\./g, '');
     if (kind === 'time') text = text.replace(/:/g, '');
     if (kind === 'datetime') text = text.replace(/[+-]\d{4}$/, '');
-    if (!FORMATS[kind].test(text)) throw invalid(keyword, `"${part}" is not a valid ${kind}`);
+    // The value is not echoed: a client may have put a patient ID or name in the wrong key, and
+    // the message reaches error bodies and logs.
+    if (!FORMATS[kind].test(text)) throw invalid(keyword, `the value is not a valid ${kind}`);
     return text;
   };
   const dash = kind === 'datetime' ? /^([^-]*)-([^-]*)$/ : /^(.*)-(.*)$/;
