@@ -134,6 +134,14 @@ export function parsePart10(bytes: Buffer, options: ParseOptions = {}): ParsedIn
   const dataset = options.stopAtPixelData
     ? readHeader(body, position, readOptions)
     : readDataSet(body, position, readOptions);
+  // PS3.10 7.1: group 0002 belongs to the File Meta. An element of it found among the data set
+  // (a meta cut short by a bad element) moves there, so parse → write → parse is stable.
+  for (const tag of dataset.tags()) {
+    if (tag >>> 16 !== 0x0002) break;
+    const element = dataset.get(tag)!;
+    dataset.delete(tag);
+    if (!meta.has(tag)) meta.set(element);
+  }
   return { meta, dataset, transferSyntaxUID };
 }
 
