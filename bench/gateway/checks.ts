@@ -39,24 +39,8 @@ export async function wadoStudy(
   return { body, contentType: res.headers.get('content-type') ?? '' };
 }
 
-/** The parts of a multipart/related body (PS3.18 8.6.1.2). */
-export function multipartParts(body: Buffer, contentType: string): Buffer[] {
-  const boundary = /boundary="?([^";]+)"?/.exec(contentType)?.[1];
-  if (!boundary) throw new Error(`no boundary in ${contentType}`);
-  const delimiter = Buffer.from(`--${boundary}`);
-  const parts: Buffer[] = [];
-  let at = body.indexOf(delimiter);
-  while (at !== -1) {
-    const start = at + delimiter.length;
-    if (body.subarray(start, start + 2).toString() === '--') break;
-    const next = body.indexOf(delimiter, start);
-    const part = body.subarray(start, next === -1 ? body.length : next);
-    const headerEnd = part.indexOf('\r\n\r\n');
-    parts.push(part.subarray(headerEnd + 4, part.length - 2));
-    at = next;
-  }
-  return parts;
-}
+/** The parts of a multipart/related body: the end-to-end tests' helper. */
+export { multipartParts } from '../../test/e2e/e2e-tools';
 
 /** SOP Instance UID → original file, for the checks below. */
 export function originalsBySop(files: string[]): Map<string, string> {
