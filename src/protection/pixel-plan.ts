@@ -151,7 +151,7 @@ function planWithoutIntegerPixels(dataset: DataSet): PixelPlan {
         stegoCapable: false,
         stegoUnavailableReason: 'floating point pixel data has no stored-bit LSB',
         transferSyntaxUID: TransferSyntax.ExplicitVRLittleEndian,
-        geometryKey: `float:${tag.toString(16)}`,
+        geometryKey: regionsKey(tag, undefined),
       };
     }
   }
@@ -188,4 +188,13 @@ export function protectedRegions(
   if (!pixel.value)
     throw new VeilError('VEIL_E_REVEAL_PIXELS_TAMPERED', 'The protected pixel data is missing.');
   return { element: pixel, regions: [pixel.value], geometry };
+}
+
+/**
+ * The geometry string bound into the pixel AAD at reveal / rewrap time: the integer geometry, or
+ * for Float / Double Float Pixel Data (no integer geometry) the element's tag, as protect binds it.
+ */
+export function regionsKey(tag: number | undefined, geometry: PixelGeometry | undefined): string {
+  if (geometry) return geometryKey(geometry);
+  return tag === undefined ? '-' : `float:${tag.toString(16)}`;
 }

@@ -3,24 +3,23 @@
  * Stego payload into the native pixels, PS3.15 attribute confidentiality of the header, AES-256-GCM
  * over the pixels under a per-instance subkey of an RSA-OAEP wrapped data key.
  */
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { type DataSet, Tags, parsePart10, tagOfKeyword, textElement, writePart10 } from '../dicom';
 import { encryptInto, randomDataKey, sealBytes, wrapDataKey } from '../crypto';
 import { VeilError } from '../errors';
 import { type StegoReport, embedPayload, restorePayloadBits, sampleLayout } from '../stego';
 import { assemble, patchOnce } from './assemble';
 import { protectHeader } from './header';
-import { headerDigest } from './header-digest';
 import { instanceKeys, pixelAad } from './keys';
 import type { ProtectOptions, ProtectReport } from './options';
 import { type PixelPlan, planPixels } from './pixel-plan';
+import { headerMac } from './record-keys';
 import { PrivateElement, findVeilBlock, reserveVeilBlock, veilTag } from './private-block';
 import {
   CIPHER_SUITE,
   FORMAT_VERSION,
   type ProtectionRecord,
   type RecordCore,
-  canonicalCore,
   encodeRecord,
 } from './record';
 
@@ -133,10 +132,7 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
         removed: header.removed,
       },
     };
-    const mac = createHmac('sha256', keys.headerMac)
-      .update(headerDigest(dataset, new Set([recordTag])))
-      .update(canonicalCore(core))
-      .digest();
+    const mac = headerMac(keys.headerMac, dataset, recordTag, core);
     const placeholderTags = plan.regions.map(() => TAG_PLACEHOLDER);
     const record: ProtectionRecord = {
       ...core,

@@ -3,17 +3,17 @@
  * tags, stego payload HMAC, restored-pixel digest and the hidden patient details against the
  * restored header. Any mismatch is a VeilError naming what failed; wrong pixels never leave.
  */
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { type DataSet, Tags, makeTag, parsePart10, tagOfKeyword, writePart10 } from '../dicom';
-import { type PrivateKey, decryptInto, openBytes, unwrapDataKey } from '../crypto';
+import { decryptInto, openBytes } from '../crypto';
 import { VeilError, isVeilError } from '../errors';
 import { extractPayload, restorePayloadBits, sampleLayout } from '../stego';
 import { assemble } from './assemble';
 import { decryptModifiedAttributes, reidentifyAttributesOnly } from './header';
-import { headerDigest } from './header-digest';
-import { instanceKeys, pixelAad, wrappedKeyId } from './keys';
+import { type instanceKeys, pixelAad } from './keys';
 import type { RevealOptions, RevealReport } from './options';
-import { geometryKey, protectedRegions } from './pixel-plan';
+import { protectedRegions, regionsKey } from './pixel-plan';
+import { recordInstanceKeys, unwrapRecordKey, verifyHeaderMac } from './record-keys';
 import {
   PRIVATE_GROUP,
   PrivateElement,
@@ -21,7 +21,7 @@ import {
   veilBlockTags,
   veilTag,
 } from './private-block';
-import { type ProtectionRecord, canonicalCore, decodeRecord } from './record';
+import { type ProtectionRecord, decodeRecord } from './record';
 import { ivOf, trimPadding } from './protect';
 import { reidentify } from './confidentiality-profile';
 
@@ -84,23 +84,9 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
       'The protection record belongs to another instance.',
     );
   }
-  const { dataKey, keyId } = unwrap(record, options);
-  const salt = Buffer.from(record.salt, 'base64');
-  if (salt.length !== 12)
-    throw new VeilError('VEIL_E_REVEAL_FORMAT', 'The protection record salt is malformed.');
-  const keys = instanceKeys(dataKey, salt);
-
-  const mac = createHmac('sha256', keys.headerMac)
-    .update(headerDigest(dataset, new Set([recordTag])))
-    .update(canonicalCore(record))
-    .digest();
-  const storedMac = Buffer.from(record.mac, 'base64');
-  if (storedMac.length !== mac.length || !timingSafeEqual(storedMac, mac)) {
-    throw new VeilError(
-      'VEIL_E_REVEAL_HEADER_TAMPERED',
-      'The protected header was altered after protection.',
-    );
-  }
+  const { dataKey, keyId } = unwrapRecordKey(record, options);
+  const keys = recordInstanceKeys(dataKey, record);
+  verifyHeaderMac(keys.headerMac, dataset, recordTag, record);
 
   const { element, regions, geometry } = protectedRegions(dataset, record.pixels.mode);
   const pixelLength = regions.reduce((n, r) => n + r.length, 0);
@@ -169,51 +155,9 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
   };
 }
 
-function regionsKey(
-  tag: number | undefined,
-  geometry: ReturnType<typeof protectedRegions>['geometry'],
-): string {
-  // Float pixel data has no integer geometry: its key names the element instead (as protect does).
-  if (geometry) return geometryKey(geometry);
-  return tag === undefined ? '-' : `float:${tag.toString(16)}`;
-}
-
 /** Compressed objects keep their transfer syntax (opaque fragments); everything else is written Explicit VR LE. */
 function outputSyntax(original: string, encapsulated: boolean): string {
   return encapsulated ? original : '1.2.840.10008.1.2.1';
-}
-
-/** Unwraps the data key with the first recipient we hold a private key for (cached per worker). */
-function unwrap(
-  record: ProtectionRecord,
-  options: RevealOptions,
-): { dataKey: Buffer; keyId: string } {
-  const byId = new Map<string, PrivateKey>(options.privateKeys.map((k) => [k.keyId, k]));
-  let lastError: unknown;
-  for (const recipient of record.recipients) {
-    const key = byId.get(recipient.keyId);
-    if (key === undefined) continue;
-    const wrapped = Buffer.from(recipient.wrappedKey, 'base64');
-    const cacheId = wrappedKeyId(wrapped);
-    const cached = options.keyCache?.get(cacheId);
-    if (cached) return { dataKey: cached, keyId: key.keyId };
-    try {
-      const dataKey = unwrapDataKey(wrapped, key);
-      options.keyCache?.set(cacheId, dataKey);
-      return { dataKey, keyId: key.keyId };
-    } catch (err) {
-      if (!isVeilError(err)) throw err;
-      lastError = err;
-    }
-  }
-  if (lastError) throw lastError;
-  throw new VeilError(
-    'VEIL_E_KEY_NOT_FOUND',
-    'None of the recipient keys of this object is available.',
-    {
-      keyIds: record.recipients.map((r) => r.keyId),
-    },
-  );
 }
 
 function verifyStego(

@@ -4,7 +4,6 @@
  * MAC is recomputed and the record rewritten. Pixel ciphertext and its GCM tags are not touched
  * (their AAD binds no key id nor MAC: see keys.ts), so no pixel is ever decrypted to disk.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import {
   DataSet,
   Tags,
@@ -23,17 +22,16 @@ import {
   decryptEnvelopedData,
   decryptInto,
   inspectEnvelopedData,
-  unwrapDataKey,
   wrapDataKey,
 } from '../crypto';
 import { VeilError, isVeilError } from '../errors';
 import { assemble } from './assemble';
-import { headerDigest } from './header-digest';
-import { instanceKeys, pixelAad, wrappedKeyId } from './keys';
-import { geometryKey, protectedRegions } from './pixel-plan';
+import { pixelAad } from './keys';
+import { protectedRegions, regionsKey } from './pixel-plan';
+import { headerMac, recordInstanceKeys, unwrapRecordKey, verifyHeaderMac } from './record-keys';
 import { PrivateElement, findVeilBlock, veilTag } from './private-block';
 import { ivOf } from './protect';
-import { type ProtectionRecord, canonicalCore, decodeRecord, encodeRecord } from './record';
+import { type ProtectionRecord, decodeRecord, encodeRecord } from './record';
 
 /** Keys for a rewrap: any held private key opens the object, `recipients` are its new readers. */
 export interface RewrapOptions {
@@ -80,23 +78,9 @@ export function rewrap(input: Buffer, options: RewrapOptions): RewrapResult {
       'The protection record belongs to another instance.',
     );
   }
-  const dataKey = unwrap(record, options);
-  const salt = Buffer.from(record.salt, 'base64');
-  if (salt.length !== 12)
-    throw new VeilError('VEIL_E_REVEAL_FORMAT', 'The protection record salt is malformed.');
-  const keys = instanceKeys(dataKey, salt);
-  const exclude = new Set([recordTag]);
-  const mac = createHmac('sha256', keys.headerMac)
-    .update(headerDigest(dataset, exclude))
-    .update(canonicalCore(record))
-    .digest();
-  const storedMac = Buffer.from(record.mac, 'base64');
-  if (storedMac.length !== mac.length || !timingSafeEqual(storedMac, mac)) {
-    throw new VeilError(
-      'VEIL_E_REVEAL_HEADER_TAMPERED',
-      'The protected header was altered after protection.',
-    );
-  }
+  const { dataKey } = unwrapRecordKey(record, options);
+  const keys = recordInstanceKeys(dataKey, record);
+  verifyHeaderMac(keys.headerMac, dataset, recordTag, record);
   verifyPixels(dataset, record, keys.pixels);
 
   if (record.header.profile === 'basic-retain-uids') {
@@ -107,10 +91,7 @@ export function rewrap(input: Buffer, options: RewrapOptions): RewrapResult {
     wrappedKey: wrapDataKey(dataKey, r).toString('base64'),
   }));
   const core = { ...record, recipients };
-  const newMac = createHmac('sha256', keys.headerMac)
-    .update(headerDigest(dataset, exclude))
-    .update(canonicalCore(core))
-    .digest();
+  const newMac = headerMac(keys.headerMac, dataset, recordTag, core);
   const updated: ProtectionRecord = { ...core, mac: newMac.toString('base64') };
   dataset.set(textElement(recordTag, 'UT', encodeRecord(updated).toString('latin1')));
   // Same transfer syntax as stored: the pixel ciphertext (value or fragments) is copied verbatim.
@@ -127,34 +108,6 @@ export function rewrap(input: Buffer, options: RewrapOptions): RewrapResult {
   };
 }
 
-/** Unwraps the data key with the first recipient we hold a private key for (reveal's rule). */
-function unwrap(record: ProtectionRecord, options: RewrapOptions): Buffer {
-  const byId = new Map(options.privateKeys.map((k) => [k.keyId, k]));
-  let lastError: unknown;
-  for (const recipient of record.recipients) {
-    const key = byId.get(recipient.keyId);
-    if (key === undefined) continue;
-    const wrapped = Buffer.from(recipient.wrappedKey, 'base64');
-    const cacheId = wrappedKeyId(wrapped);
-    const cached = options.keyCache?.get(cacheId);
-    if (cached) return cached;
-    try {
-      const dataKey = unwrapDataKey(wrapped, key);
-      options.keyCache?.set(cacheId, dataKey);
-      return dataKey;
-    } catch (err) {
-      if (!isVeilError(err)) throw err;
-      lastError = err;
-    }
-  }
-  if (lastError) throw lastError;
-  throw new VeilError(
-    'VEIL_E_KEY_NOT_FOUND',
-    'None of the recipient keys of this object is available.',
-    { keyIds: record.recipients.map((r) => r.keyId) },
-  );
-}
-
 /** Checks length and GCM tags of the pixel ciphertext (into a scratch buffer, wiped after). */
 function verifyPixels(dataset: DataSet, record: ProtectionRecord, pixelKey: Buffer): void {
   const { element, regions, geometry } = protectedRegions(dataset, record.pixels.mode);
@@ -165,13 +118,7 @@ function verifyPixels(dataset: DataSet, record: ProtectionRecord, pixelKey: Buff
       'The encrypted pixel data has the wrong length (truncated or replaced).',
     );
   }
-  // Float pixel data has no integer geometry: its key names the element (as protect and reveal do).
-  const where = geometry
-    ? geometryKey(geometry)
-    : element === undefined
-      ? '-'
-      : `float:${element.tag.toString(16)}`;
-  const aad = pixelAad(record.sopInstanceUID, where, length);
+  const aad = pixelAad(record.sopInstanceUID, regionsKey(element?.tag, geometry), length);
   regions.forEach((region, i) => {
     const scratch = Buffer.allocUnsafe(region.length);
     const tag = Buffer.from(record.pixelTags[i]!, 'base64');
