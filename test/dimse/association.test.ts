@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import path from 'node:path';
 import { TransferSyntax } from '../../src/dicom/tags';
 import { startDimseServer, type DimseServer } from '../../src/dimse/server';
 import { VERIFICATION } from '../../src/dimse/sop-classes';
 import { StoreAssociation } from '../../src/dimse/store-scu';
-import { runTool, tempDir } from '../helpers/tools';
+import { loopbackCertificate, tempDir } from '../helpers/tools';
 import { dimseTestBed, runAsync, type DimseTestBed } from './harness';
 
 describe('dimse/server associations (DCMTK echoscu)', function () {
@@ -163,26 +162,7 @@ describe('dimse/server DICOM TLS (openssl certificate, echoscu +tls)', function 
 
   before(async () => {
     tmp = tempDir('veil-dimse-tls-');
-    key = path.join(tmp.dir, 'key.pem');
-    cert = path.join(tmp.dir, 'cert.pem');
-    const made = runTool('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
-    assert.equal(made.status, 0, made.stderr);
+    ({ keyFile: key, certFile: cert } = loopbackCertificate(tmp.dir));
     bed = dimseTestBed(tmp.dir, { tls: { certFile: cert, keyFile: key } });
     server = await startDimseServer(bed.deps);
   });

@@ -7,7 +7,7 @@ import { silentLogger } from '../../src/log';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { CONFIG_DIR } from '../../src/cli/settings';
 import { testConfig } from '../pipeline/harness';
-import { runTool, tempDir } from '../helpers/tools';
+import { loopbackCertificate, tempDir } from '../helpers/tools';
 
 function get(
   port: number,
@@ -32,26 +32,7 @@ describe('e2e/https (HTTP door over TLS; embedded Redis)', function () {
 
   before(async () => {
     tmp = tempDir('veil-https-');
-    const keyFile = path.join(tmp.dir, 'key.pem');
-    const certFile = path.join(tmp.dir, 'cert.pem');
-    const made = runTool('openssl', [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-days',
-      '2',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ]);
-    assert.equal(made.status, 0, made.stderr);
+    const { keyFile, certFile } = loopbackCertificate(tmp.dir);
     cert = readFileSync(certFile);
     const config = testConfig(path.join(tmp.dir, 'data'), {
       VEIL_HTTP__HOST: '127.0.0.1',

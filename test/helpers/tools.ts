@@ -27,3 +27,28 @@ export function tempDir(prefix = 'veil-test-'): { dir: string; cleanup: () => vo
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
+
+/** A self-signed TLS certificate for 127.0.0.1 made by the real openssl, as PEM files in `dir`. */
+export function loopbackCertificate(dir: string): { keyFile: string; certFile: string } {
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  const made = runTool('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    keyFile,
+    '-out',
+    certFile,
+    '-days',
+    '2',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ]);
+  if (made.status !== 0) throw new Error(`openssl req failed: ${made.stderr}`);
+  return { keyFile, certFile };
+}
