@@ -84,7 +84,8 @@ const KEYWORD = /^[A-Za-z][A-Za-z0-9]*$/;
 /** AE titles per PS3.5 6.2: up to 16 characters of the default repertoire, no backslash. */
 const AE_TITLE = /^(?! *$)[\x20-\x5b\x5d-\x7e]{1,16}$/;
 /** Bearer token entries: name:role:SHA-256 hex of the token. */
-const TOKEN_ENTRY = /^[A-Za-z0-9_.-]{1,64}:(modality|workstation|admin):[0-9a-f]{64}$/;
+const TOKEN_ENTRY =
+  /^[A-Za-z0-9_.-]{1,64}:(modality|workstation|admin):[0-9a-f]{64}(:\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 /** C-MOVE destinations: AE@host:port. */
 const AE_DESTINATION = /^[\x20-\x5b\x5d-\x7e]{1,16}@[A-Za-z0-9_.:-]+:[0-9]{1,5}$/;
 /** UIDs per PS3.5 9.1: digits and dots, no empty component, at most 64 characters. */
@@ -108,8 +109,9 @@ export const CONFIG_SCHEMA = {
       kind: 'list',
       default: [],
       item: TOKEN_ENTRY,
-      itemDoc: 'name:role:sha256hex with role modality, workstation or admin',
-      doc: 'Bearer tokens as name:role:SHA-256 of the token (hex); `veil token create` makes one.',
+      itemDoc:
+        'name:role:sha256hex[:expiresAt] with role modality, workstation or admin and an ISO 8601 expiry',
+      doc: 'Bearer tokens as name:role:SHA-256 of the token (hex), optionally :expiry time; `veil token create` makes one.',
     } satisfies ListLeaf,
     tokensFile: file(
       './data/tokens.json',

@@ -141,6 +141,12 @@ export const ERROR_CODES = {
     dimse: 0xc000,
     summary: 'The hidden details do not match the restored header or pixels.',
   },
+  VEIL_E_REVEAL_STALE: {
+    http: 422,
+    dimse: 0xc000,
+    summary:
+      'A valid protected object, but not the version Veil archived last (replayed or replaced).',
+  },
   // Configuration and CLI
   VEIL_E_CONFIG_INVALID: {
     http: 500,
@@ -183,7 +189,12 @@ export const ERROR_CODES = {
   VEIL_E_AUTH_INVALID: {
     http: 401,
     dimse: 0xc000,
-    summary: 'The bearer token is unknown or expired.',
+    summary: 'The bearer token is unknown or malformed.',
+  },
+  VEIL_E_AUTH_EXPIRED: {
+    http: 401,
+    dimse: 0xc000,
+    summary: 'The bearer token is known but past its expiry time.',
   },
   VEIL_E_AUTH_FORBIDDEN: {
     http: 403,

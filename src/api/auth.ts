@@ -1,6 +1,7 @@
 /**
  * Bearer-token authentication and role checks for the DICOMweb and admin routes. Failures are
- * VeilErrors (401 VEIL_E_AUTH_MISSING / _INVALID, 403 VEIL_E_AUTH_FORBIDDEN), audited and counted.
+ * VeilErrors (401 VEIL_E_AUTH_MISSING / _INVALID / _EXPIRED, 403 VEIL_E_AUTH_FORBIDDEN), audited
+ * and counted.
  */
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { VeilError, type ErrorCode } from '../errors';
@@ -21,8 +22,14 @@ export function principalOf(res: Response): Principal {
   return (res.locals.principal as Principal | undefined) ?? ANONYMOUS;
 }
 
-/** Builds `requireRole(...)`: middleware letting through tokens of the given roles (admin always). */
-export function createAuth(deps: GatewayDeps): (...roles: Role[]) => RequestHandler {
+/**
+ * Builds `requireRole(...)`: middleware letting through unexpired tokens of the given roles (admin
+ * always). `now` is the clock expiry is checked against.
+ */
+export function createAuth(
+  deps: GatewayDeps,
+  now: () => number = Date.now,
+): (...roles: Role[]) => RequestHandler {
   const required = deps.config.http.authRequired;
   // Read once at start: `veil token create` output takes effect on the next start.
   const entries: readonly TokenEntry[] = required ? loadTokens(deps.config) : [];
@@ -56,6 +63,18 @@ export function createAuth(deps: GatewayDeps): (...roles: Role[]) => RequestHand
       const entry = m ? findToken(entries, m[1]!) : undefined;
       if (!entry) {
         next(refuse(req, 'VEIL_E_AUTH_INVALID', 'The bearer token is not valid', 'unknown'));
+        return;
+      }
+      // Checked per request (not when loading): a token expires while the gateway runs.
+      if (entry.expiresAt !== undefined && entry.expiresAt.getTime() <= now()) {
+        next(
+          refuse(
+            req,
+            'VEIL_E_AUTH_EXPIRED',
+            `The bearer token expired at ${entry.expiresAt.toISOString()}`,
+            entry.name,
+          ),
+        );
         return;
       }
       if (entry.role !== 'admin' && !roles.includes(entry.role)) {

@@ -1,6 +1,7 @@
 /**
- * Bearer tokens: the config stores only `name:role:sha256hex` (the token's SHA-256), so a leaked
- * config file or log reveals no usable credential. The token itself is printed once when made.
+ * Bearer tokens: the config stores only `name:role:sha256hex[:expiresAt]` (the token's SHA-256 and
+ * an optional ISO 8601 expiry), so a leaked config file or log reveals no usable credential. The
+ * token itself is printed once when made.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
@@ -20,31 +21,52 @@ export interface TokenEntry {
   readonly role: Role;
   /** SHA-256 of the token, 32 bytes. */
   readonly hash: Buffer;
+  /** When the token stops being accepted (VEIL_E_AUTH_EXPIRED from then on); absent: never. */
+  readonly expiresAt?: Date;
 }
 
-const ENTRY = /^([A-Za-z0-9_.-]{1,64}):(modality|workstation|admin):([0-9a-f]{64})$/;
+/** ISO 8601 date-time with an explicit zone (Z or ±hh:mm), so an expiry never depends on the host's. */
+export const EXPIRY_TIME =
+  /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:\d{2})$/;
+const ENTRY =
+  /^([A-Za-z0-9_.-]{1,64}):(modality|workstation|admin):([0-9a-f]{64})(?::(\d{4}-[0-9T:.+Z-]+))?$/;
+
+/** The instant an expiry text names, or undefined when it is not an ISO time with a zone. */
+export function parseExpiry(text: string): Date | undefined {
+  if (!EXPIRY_TIME.test(text)) return undefined;
+  const at = new Date(text);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
 
 /** SHA-256 hex of a token, as stored in http.tokens. */
 export function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-/** Parses one `name:role:sha256hex` entry; VEIL_E_CONFIG_INVALID names the source on a bad one. */
+/** Parses one `name:role:sha256hex[:expiresAt]` entry; VEIL_E_CONFIG_INVALID names the source on a bad one. */
 export function parseTokenEntry(line: string, source = 'http.tokens'): TokenEntry {
   const m = ENTRY.exec(line);
-  if (!m) {
+  const expiresAt = m?.[4] === undefined ? undefined : parseExpiry(m[4]);
+  if (!m || (m[4] !== undefined && expiresAt === undefined)) {
     throw new VeilError(
       'VEIL_E_CONFIG_INVALID',
-      `${source}: a token entry is not name:role:sha256hex (role modality, workstation or admin)`,
+      `${source}: a token entry is not name:role:sha256hex[:expiresAt] (role modality, workstation or admin; expiresAt an ISO 8601 time with Z or an offset)`,
       { key: source },
     );
   }
-  return { name: m[1]!, role: m[2] as Role, hash: Buffer.from(m[3]!, 'hex') };
+  const entry = { name: m[1]!, role: m[2] as Role, hash: Buffer.from(m[3]!, 'hex') };
+  return expiresAt === undefined ? entry : { ...entry, expiresAt };
 }
 
-/** Formats an entry the way http.tokens and the tokens file store it. */
-export function formatTokenEntry(name: string, role: Role, token: string): string {
-  return `${name}:${role}:${hashToken(token)}`;
+/** Formats an entry the way http.tokens and the tokens file store it (expiry in UTC). */
+export function formatTokenEntry(
+  name: string,
+  role: Role,
+  token: string,
+  expiresAt?: Date,
+): string {
+  const entry = `${name}:${role}:${hashToken(token)}`;
+  return expiresAt === undefined ? entry : `${entry}:${expiresAt.toISOString()}`;
 }
 
 /** A fresh random token (256 bits, base64url): what `veil token create` prints once. */
