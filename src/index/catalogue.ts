@@ -40,6 +40,21 @@ export interface InstanceRecord extends InstanceRef {
   errorCode?: string;
   receivedAt: string;
   archivedAt?: string;
+  /**
+   * Header MAC (base64, from the protection record) of the protected object Veil archived last.
+   * Reveal refuses any other valid object of this SOP Instance UID as a replay (VEIL_E_REVEAL_STALE).
+   */
+  protectionMac?: string;
+  /** MAC of an object being written to the archive right now (accepted too, until it lands). */
+  pendingMac?: string;
+  /** Key ids (SHA-256 fingerprints) the archived object's data key is wrapped for. */
+  keyIds?: string[];
+}
+
+/** What the key commands and archive rewrap need of one archived instance: UIDs and protection. */
+export interface ArchivedProtection extends InstanceRef {
+  protectionMac?: string;
+  keyIds: string[];
 }
 
 /** Query/retrieve level (PS3.4 C.3). */
@@ -79,6 +94,21 @@ export interface Catalogue {
     seriesInstanceUID?: string;
     sopInstanceUID?: string;
   }): InstanceRecord[];
+  /**
+   * Records that an object with header MAC `protectionMac` is about to be written to the archive
+   * for a known instance, so reveals during the write accept it; upsert or setProtection clears it.
+   */
+  setPending(sopInstanceUID: string, protectionMac: string): void;
+  /**
+   * Records a re-wrapped object (new MAC and key ids) only if the catalogue still expects
+   * `previousMac` (compare and set); false when the instance changed meanwhile or is unknown.
+   */
+  setProtection(
+    sopInstanceUID: string,
+    update: { previousMac: string; protectionMac: string; keyIds: string[]; bytes?: number },
+  ): boolean;
+  /** Archived instances with their key ids; only those wrapped for `keyId` when given. */
+  archivedProtections(keyId?: string): ArchivedProtection[];
   /** Counts per state (for /metrics and /readyz). */
   counts(): Record<InstanceState, number>;
   close(): void;

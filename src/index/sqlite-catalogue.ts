@@ -8,6 +8,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { VeilError } from '../errors';
 import type {
+  ArchivedProtection,
   Catalogue,
   CatalogueQuery,
   CatalogueRow,
@@ -52,7 +53,19 @@ const FIELDS: readonly (readonly [keyof InstanceRecord, string])[] = [
   ['errorCode', 'error_code'],
   ['receivedAt', 'received_at'],
   ['archivedAt', 'archived_at'],
+  ['protectionMac', 'protection_mac'],
+  ['pendingMac', 'pending_mac'],
+  ['keyIds', 'key_ids'],
 ];
+
+/** Key ids are stored space separated (hex ids never contain a space). */
+function keyIdsColumn(keyIds: readonly string[] | undefined): string | null {
+  return keyIds === undefined ? null : keyIds.join(' ');
+}
+
+function keyIdsOf(value: unknown): string[] {
+  return typeof value === 'string' && value !== '' ? value.split(' ') : [];
+}
 
 const STATES: readonly InstanceState[] = ['received', 'archived', 'failed'];
 
@@ -65,7 +78,8 @@ function recordOf(row: Row): InstanceRecord {
   const out: Record<string, unknown> = {};
   for (const [field, column] of FIELDS) {
     const value = row[column];
-    if (value !== null && value !== undefined) out[field] = value;
+    if (value === null || value === undefined) continue;
+    out[field] = field === 'keyIds' ? keyIdsOf(value) : value;
   }
   return out as unknown as InstanceRecord;
 }
@@ -88,6 +102,8 @@ export class SqliteCatalogue implements Catalogue {
     get: Database.Statement;
     setState: Database.Statement;
     counts: Database.Statement;
+    setPending: Database.Statement;
+    setProtection: Database.Statement;
   };
   private closed = false;
 
@@ -107,6 +123,14 @@ export class SqliteCatalogue implements Catalogue {
           'ELSE archived_at END WHERE sop_instance_uid = @uid',
       ),
       counts: db.prepare('SELECT state, count(*) AS n FROM instances GROUP BY state'),
+      setPending: db.prepare(
+        'UPDATE instances SET pending_mac = @mac WHERE sop_instance_uid = @uid',
+      ),
+      setProtection: db.prepare(
+        'UPDATE instances SET protection_mac = @mac, pending_mac = NULL, key_ids = @keyIds, ' +
+          'bytes = coalesce(@bytes, bytes) WHERE sop_instance_uid = @uid AND ' +
+          '(protection_mac = @previous OR pending_mac = @previous)',
+      ),
     };
   }
 
@@ -145,7 +169,47 @@ export class SqliteCatalogue implements Catalogue {
   upsert(record: InstanceRecord): void {
     const values: Record<string, unknown> = { patient_key: patientKey(record) };
     for (const [field, column] of FIELDS) values[column] = record[field] ?? null;
+    values.key_ids = keyIdsColumn(record.keyIds);
     this.statements.upsert.run(values);
+  }
+
+  setPending(sopInstanceUID: string, protectionMac: string): void {
+    this.statements.setPending.run({ uid: sopInstanceUID, mac: protectionMac });
+  }
+
+  setProtection(
+    sopInstanceUID: string,
+    update: { previousMac: string; protectionMac: string; keyIds: string[]; bytes?: number },
+  ): boolean {
+    const result = this.statements.setProtection.run({
+      uid: sopInstanceUID,
+      mac: update.protectionMac,
+      keyIds: keyIdsColumn(update.keyIds),
+      bytes: update.bytes ?? null,
+      previous: update.previousMac,
+    });
+    return result.changes > 0;
+  }
+
+  /** Archived instances (UIDs, MAC, key ids only: no patient data), by study, series, SOP UID. */
+  archivedProtections(keyId?: string): ArchivedProtection[] {
+    let sql =
+      'SELECT study_instance_uid, series_instance_uid, sop_instance_uid, protection_mac, key_ids ' +
+      "FROM instances WHERE state = 'archived'";
+    const params: string[] = [];
+    if (keyId !== undefined) {
+      // Whole-word match in the space separated list.
+      sql += " AND instr(' ' || key_ids || ' ', ' ' || ? || ' ') > 0";
+      params.push(keyId);
+    }
+    sql += ' ORDER BY study_instance_uid, series_instance_uid, sop_instance_uid';
+    return (this.db.prepare(sql).all(...params) as Row[]).map((row) => ({
+      studyInstanceUID: row.study_instance_uid as string,
+      seriesInstanceUID: row.series_instance_uid as string,
+      sopInstanceUID: row.sop_instance_uid as string,
+      ...(typeof row.protection_mac === 'string' ? { protectionMac: row.protection_mac } : {}),
+      keyIds: keyIdsOf(row.key_ids),
+    }));
   }
 
   /** Throws VEIL_E_NOT_FOUND when the catalogue has no such instance. */

@@ -66,6 +66,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX instances_modality ON instances (modality, study_instance_uid);
     `,
   },
+  {
+    // Replay detection and key usage (docs/index.md): the header MAC of the protected object
+    // Veil archived last (and of one being written right now), and the key ids it is wrapped for.
+    version: 2,
+    description: 'protection MAC, pending MAC and key ids of the archived object',
+    sql: `
+      ALTER TABLE instances ADD COLUMN protection_mac TEXT;
+      ALTER TABLE instances ADD COLUMN pending_mac TEXT;
+      ALTER TABLE instances ADD COLUMN key_ids TEXT;
+    `,
+  },
 ];
 
 /** Creates schema_migrations and applies every migration newer than the file's version. */

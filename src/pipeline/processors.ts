@@ -3,6 +3,7 @@
  * spool. reveal: archive.get ▶ reveal (verified) ▶ write the original for the requester.
  * Permanent failures become BullMQ UnrecoverableErrors whose reason starts with the error code.
  */
+import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
@@ -58,8 +59,9 @@ export async function processProtect(
   if (!isUid(sop)) {
     throw unrecoverable(new VeilError('VEIL_E_UID_INVALID', 'The job names an invalid SOP UID.'));
   }
-  const release = await ctx.lock.tryAcquire(sop);
-  // Another worker is on this instance (an older copy): retry after it, with backoff.
+  // Another worker on this instance (an older copy) is waited for; a lock left by this job's own
+  // earlier attempt (its child was killed) is taken over. Still taken: retry with backoff.
+  const release = await ctx.lock.acquire(sop, job.id ?? `unnamed-${randomUUID()}`);
   if (!release) throw new Error('Another worker is protecting this instance; retrying later.');
   try {
     const files = await claimFiles(ctx, sop, job.data.spoolPath);
@@ -109,10 +111,14 @@ async function protectNewest(
       seriesInstanceUID: record.seriesInstanceUID,
       sopInstanceUID: sop,
     };
+    // A reveal during the put accepts the new object too; the upsert then makes it the only one.
+    ctx.catalogue.setPending(sop, result.report.protectionMac);
     await ctx.archive.put(ref, result.bytes);
     ctx.catalogue.upsert({
       ...record,
       state: 'archived',
+      protectionMac: result.report.protectionMac,
+      keyIds: result.report.keyIds,
       bytes: result.bytes.length,
       receivedAt: job.data.receivedAt,
       archivedAt: new Date().toISOString(),
@@ -214,6 +220,12 @@ export async function processReveal(
     const stored = await ctx.archive.get(ref);
     const protection = await ctx.protection('reveal');
     const result = reveal(stored, protection.revealOptions());
+    try {
+      assertCurrent(ctx.catalogue.get(ref.sopInstanceUID), result.report.protectionMac);
+    } catch (err) {
+      result.bytes.fill(0);
+      throw err;
+    }
     await writeOutgoing(out, result.bytes);
     return { bytes: result.bytes.length };
   } catch (err) {
@@ -223,4 +235,23 @@ export async function processReveal(
     }
     throw retryable(err);
   }
+}
+
+/**
+ * Replay detection: a verified object is delivered only if it is the one Veil archived last (or is
+ * archiving now) for this SOP Instance UID, as the catalogue recorded outside the archive. An
+ * older valid object put back by someone with archive access fails with VEIL_E_REVEAL_STALE.
+ * Rows without a recorded MAC (catalogued before schema version 2) are not checked.
+ */
+export function assertCurrent(
+  record: Pick<InstanceRecord, 'protectionMac' | 'pendingMac'> | undefined,
+  protectionMac: string | undefined,
+): void {
+  if (record?.protectionMac === undefined) return;
+  const known = [record.protectionMac, record.pendingMac];
+  if (protectionMac !== undefined && known.includes(protectionMac)) return;
+  throw new VeilError(
+    'VEIL_E_REVEAL_STALE',
+    'The archived object is not the version Veil archived last (an older or replaced copy).',
+  );
 }

@@ -49,6 +49,8 @@ export interface ProtectReport {
   pixelMode: PixelMode;
   pixelBytes: number;
   keyIds: string[];
+  /** The record's header MAC (base64): identifies this protected object (replay detection). */
+  protectionMac: string;
   stego: StegoReport;
   header: {
     profile: 'basic-retain-uids' | 'none';
@@ -69,6 +71,8 @@ export interface RevealReport {
   /** 'veil': a Veil-protected object; 'attributes-only': PS3.15 Encrypted Attributes alone (e.g. gdcmanon). */
   kind: 'veil' | 'attributes-only';
   keyId?: string;
+  /** The verified header MAC (base64) of a Veil object: which protected object was revealed. */
+  protectionMac?: string;
   pixelMode: PixelMode | 'clear';
   stego: {
     outcome: 'full' | 'minimal' | 'skipped' | 'none';

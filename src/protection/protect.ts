@@ -172,6 +172,7 @@ export function protect(input: Buffer, options: ProtectOptions): ProtectResult {
         pixelMode: plan.mode,
         pixelBytes: pixelLength,
         keyIds: recipients.map((r) => r.keyId),
+        protectionMac: record.mac,
         stego: stego.report,
         header: {
           profile: header.profile,

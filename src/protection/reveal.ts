@@ -144,6 +144,7 @@ export function reveal(input: Buffer, options: RevealOptions): RevealResult {
     report: {
       kind: 'veil',
       keyId,
+      protectionMac: record.mac,
       pixelMode: record.pixels.mode,
       stego: {
         outcome: record.stego.outcome,

@@ -43,10 +43,10 @@ export interface RewrapOptions {
   keyCache?: Map<string, Buffer>;
 }
 
-/** The rewrapped object and which key ids it was wrapped for before and after. */
+/** The rewrapped object, which key ids it was wrapped for before and after, and its header MACs. */
 export interface RewrapResult {
   bytes: Buffer;
-  report: { fromKeyIds: string[]; toKeyIds: string[] };
+  report: { fromKeyIds: string[]; toKeyIds: string[]; fromMac: string; toMac: string };
 }
 
 /**
@@ -104,6 +104,8 @@ export function rewrap(input: Buffer, options: RewrapOptions): RewrapResult {
     report: {
       fromKeyIds: record.recipients.map((r) => r.keyId),
       toKeyIds: recipients.map((r) => r.keyId),
+      fromMac: record.mac,
+      toMac: updated.mac,
     },
   };
 }
