@@ -119,7 +119,7 @@ export const ERROR_CODES = {
   VEIL_E_REVEAL_FORMAT: {
     http: 422,
     dimse: 0xc000,
-    summary: 'The protection record is malformed or of an unknown version.',
+    summary: 'The archived object or its protection record is malformed, or of an unknown version.',
   },
   VEIL_E_REVEAL_PIXELS_TAMPERED: {
     http: 422,
@@ -140,6 +140,11 @@ export const ERROR_CODES = {
     http: 422,
     dimse: 0xc000,
     summary: 'The hidden details do not match the restored header or pixels.',
+  },
+  VEIL_E_REVEAL_TRUNCATED: {
+    http: 422,
+    dimse: 0xc000,
+    summary: 'The archived object ends early (truncated in the archive or in transfer).',
   },
   VEIL_E_REVEAL_STALE: {
     http: 422,

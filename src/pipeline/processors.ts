@@ -12,7 +12,7 @@ import { Tags, parsePart10 } from '../dicom';
 import { VeilError, isVeilError } from '../errors';
 import type { InstanceRecord } from '../index/catalogue';
 import { recordFromDataSet } from '../index/record-from-dataset';
-import { protect, reveal } from '../protection';
+import { type RevealResult, protect, reveal } from '../protection';
 import type { ProtectJobData, ProtectJobResult, RevealJobData, RevealJobResult } from './jobs';
 import { filesOf, parseQueuedName, removeQuietly } from './spool';
 import type { WorkerContext } from './worker-context';
@@ -219,7 +219,7 @@ export async function processReveal(
     }
     const stored = await ctx.archive.get(ref);
     const protection = await ctx.protection('reveal');
-    const result = reveal(stored, protection.revealOptions());
+    const result = revealArchived(stored, protection.revealOptions());
     try {
       assertCurrent(ctx.catalogue.get(ref.sopInstanceUID), result.report.protectionMac);
     } catch (err) {
@@ -234,6 +234,32 @@ export async function processReveal(
       throw unrecoverable(err);
     }
     throw retryable(err);
+  }
+}
+
+/**
+ * reveal() of an object read from the archive: Veil wrote it as valid DICOM, so an object that no
+ * longer parses was damaged there (a retrieval failure, 422), not a bad request by the client.
+ */
+function revealArchived(stored: Buffer, options: Parameters<typeof reveal>[1]): RevealResult {
+  try {
+    return reveal(stored, options);
+  } catch (err) {
+    if (!isVeilError(err) || !err.code.startsWith('VEIL_E_DICOM_')) throw err;
+    if (err.code === 'VEIL_E_DICOM_TRUNCATED') {
+      throw new VeilError(
+        'VEIL_E_REVEAL_TRUNCATED',
+        'The archived object ends early (truncated).',
+        {},
+        { cause: err },
+      );
+    }
+    throw new VeilError(
+      'VEIL_E_REVEAL_FORMAT',
+      'The archived object is not valid DICOM any more.',
+      {},
+      { cause: err },
+    );
   }
 }
 

@@ -106,7 +106,8 @@ export class QueueRetriever implements Retriever {
     const message = codeOfReason(reason)
       ? reason.slice(code.length + 2)
       : 'The instance could not be revealed.';
-    this.o.metrics?.failures.inc({ code, stage: 'reveal' });
+    // 'retrieve', not 'reveal': the worker pool already counts failed reveal jobs under 'reveal'.
+    this.o.metrics?.failures.inc({ code, stage: 'retrieve' });
     if (INTEGRITY.test(code)) {
       this.o.audit.record({
         type: 'SecurityAlert',
