@@ -10,12 +10,14 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { InstanceRef } from '../../src/archive/archive';
 import { FilesystemArchive } from '../../src/archive/filesystem-archive';
 import { VeilError } from '../../src/errors';
 import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
 import { silentLogger } from '../../src/log';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
+import { RedisInstanceLock } from '../../src/pipeline/instance-lock';
 import { type ProtectJobData, protectJobId } from '../../src/pipeline/jobs';
 import { processProtect, processReveal } from '../../src/pipeline/processors';
 import { defaultJobOptions, redisConnection } from '../../src/pipeline/queues';
@@ -182,19 +184,38 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
     assert.equal(again.stego, 'superseded');
   });
 
-  it('waits (retryable error) while another worker holds the instance', async () => {
+  it('waits while another job holds the instance, then gives up with a retryable error', async () => {
     const data = await spool(syntheticInstance({ sopInstanceUID: '1.2.826.0.1.3680043.99.2' }));
-    const release = await ctx.lock.tryAcquire(data.sopInstanceUID);
+    const client = new Redis(redis.url);
+    const lock = new RedisInstanceLock(client, naming.prefix!, { waitMs: 500, pollMs: 50 });
+    const release = await lock.acquire(data.sopInstanceUID, 'another-job');
     try {
+      assert.ok(release);
       await assert.rejects(
-        processProtect(ctx, { id: 'j4', data, attemptsMade: 0 }),
+        processProtect({ ...ctx, lock }, { id: 'j4', data, attemptsMade: 0 }),
         (err) =>
           !(err instanceof UnrecoverableError) && /Another worker/.test((err as Error).message),
       );
     } finally {
       await release!();
     }
-    await processProtect(ctx, { id: 'j4', data, attemptsMade: 1 });
+    await processProtect({ ...ctx, lock }, { id: 'j4', data, attemptsMade: 1 });
+    client.disconnect();
+  });
+
+  it('takes over at once a lock left by an earlier attempt of the same job (its child was killed)', async () => {
+    const data = await spool(syntheticInstance({ sopInstanceUID: '1.2.826.0.1.3680043.99.3' }));
+    const client = new Redis(redis.url);
+    const lock = new RedisInstanceLock(client, naming.prefix!, { waitMs: 0 });
+    // The killed attempt never released its lock.
+    assert.ok(await lock.acquire(data.sopInstanceUID, 'j5'));
+    assert.equal(await lock.acquire(data.sopInstanceUID, 'other-job'), undefined);
+    const result = await processProtect({ ...ctx, lock }, { id: 'j5', data, attemptsMade: 1 });
+    assert.ok(result.archivedBytes > 0);
+    const after = await lock.acquire(data.sopInstanceUID, 'other-job');
+    assert.ok(after, 'released after the run');
+    await after();
+    client.disconnect();
   });
 
   it('fails permanently with the code, parks the file in failed/ and marks the index', async () => {
