@@ -127,6 +127,12 @@ export const CONFIG_SCHEMA = {
       1099511627776,
       'Largest STOW-RS request body accepted (bytes).',
     ),
+    maxInstanceBytes: int(
+      4294967295,
+      1024,
+      1099511627776,
+      'Largest single instance (multipart part) of a STOW-RS request (bytes); a larger part fails alone (413 when nothing else was stored).',
+    ),
   },
   dimse: {
     host: str('0.0.0.0', 'Interface the DIMSE listener binds.'),

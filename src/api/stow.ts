@@ -69,6 +69,27 @@ function byteLimit(max: number): Transform {
   });
 }
 
+/** Fails one part's stream once http.maxInstanceBytes is passed (that part alone fails). */
+function instanceLimit(max: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      if (seen > max)
+        done(
+          new VeilError('VEIL_E_HTTP_TOO_LARGE', 'An instance exceeds http.maxInstanceBytes', {
+            maxInstanceBytes: max,
+          }),
+        );
+      else done(null, chunk);
+    },
+  });
+}
+
+/** True for the error of instanceLimit (not the whole-request limit, which ends the request). */
+const isInstanceTooLarge = (err: unknown): boolean =>
+  isVeilError(err, 'VEIL_E_HTTP_TOO_LARGE') && err.details.maxInstanceBytes !== undefined;
+
 const ui = (uid: string) => ({ vr: 'UI', Value: [uid] });
 
 /** The STOW-RS response body (PS3.18 10.5.3, DICOM JSON). */
@@ -126,6 +147,7 @@ export function stowRouter(
 ): Router {
   const router = Router();
   const maxUpload = deps.config.http.maxUploadBytes;
+  const maxInstance = deps.config.http.maxInstanceBytes;
 
   const store = async (req: Request, res: Response): Promise<void> => {
     const log = requestLog(res) ?? deps.log;
@@ -186,10 +208,20 @@ export function stowRouter(
           continue;
         }
         const temp = deps.intake.tempPath();
+        const file = fs.createWriteStream(temp, { flags: 'wx' });
         try {
-          await pipeline(part.body, fs.createWriteStream(temp, { flags: 'wx' }));
+          await pipeline(part.body, instanceLimit(maxInstance), file);
         } catch (err) {
+          // The open may still be in flight when the part fails: removing before the stream has
+          // closed would leave the file it is about to create behind.
+          if (!file.closed)
+            await new Promise<void>((resolve) => file.once('close', () => resolve()));
           await removeQuietly(temp);
+          // One oversized instance fails alone; readMultipart skips the rest of its bytes.
+          if (isInstanceTooLarge(err)) {
+            fail({}, err);
+            continue;
+          }
           throw err;
         }
         const uids = await peekUids(temp).catch((): PeekedUids => ({}));
@@ -226,6 +258,12 @@ export function stowRouter(
     }
     if (stored.length === 0 && failed.length === 0) {
       throw new VeilError('VEIL_E_HTTP_BAD_REQUEST', 'The multipart body holds no parts');
+    }
+    if (stored.length === 0 && failed.every((f) => f.code === 'VEIL_E_HTTP_TOO_LARGE')) {
+      // Nothing stored and only size refusals: the plain 413 says more than a 409 would.
+      throw new VeilError('VEIL_E_HTTP_TOO_LARGE', 'The instance exceeds http.maxInstanceBytes', {
+        maxInstanceBytes: maxInstance,
+      });
     }
     deps.audit.record({
       type: 'DICOMInstancesTransferred',

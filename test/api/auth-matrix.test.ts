@@ -275,7 +275,7 @@ describe('api/auth matrix over every registered route (redis-server)', function 
   it('lets the allowed roles, admin and unexpired CLI tokens past auth', async () => {
     for (const r of routes) {
       if (r.roles === 'public') continue;
-      const tokens = [...r.roles, 'admin' as const].map((role) => TOKENS[role]);
+      const tokens: string[] = [...r.roles, 'admin' as const].map((role) => TOKENS[role]);
       if (r.roles.includes('workstation')) tokens.push(cli.later!);
       if (r.roles.includes('modality')) tokens.push(cli.fixed!);
       for (const token of tokens) {
