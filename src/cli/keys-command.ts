@@ -6,6 +6,8 @@ import { FileKeyStore, type KeyInfo } from '../keys/file-key-store';
 import { inspect } from '../protection';
 import { ExitCode } from './exit-codes';
 import { planJobs } from './files';
+import { instancesNeeding, formatInstance, openExistingCatalogue } from './catalogue-keys';
+import { gatewaySettingsOf } from './serve-command';
 import { setExitCode, settingsOf } from './settings';
 
 const BITS = ['2048', '3072', '4096'];
@@ -89,47 +91,98 @@ export function registerKeyCommands(program: Command): void {
   keys
     .command('usage')
     .description(
-      'list the protected files in DIR that still need KEYID: no other held key opens them',
+      "list what still needs KEYID (no other held key opens it): the protected files in DIR, or without DIR the gateway's archived instances (from its catalogue)",
     )
     .argument('<keyId>', 'key id or a prefix of at least 8 hex digits')
-    .argument('<dir>', 'protected file or folder')
+    .argument('[dir]', 'protected file or folder (default: the gateway catalogue)')
     .option('--json', 'print JSON')
-    .action(async (keyId: string, dir: string, opts: { json?: boolean }, command: Command) => {
-      const config = settingsOf(command);
-      const store = await FileKeyStore.open(config.keys.dir);
-      const id = resolveKeyId(store.list(), keyId);
-      const needing = await filesNeeding(store.list(), id, dir);
-      if (opts.json) console.log(JSON.stringify({ keyId: id, files: needing }, null, 2));
-      else {
-        for (const file of needing) console.log(file);
-        console.log(`${needing.length} file(s) in ${dir} need key ${id}`);
-      }
-    });
+    .action(
+      async (
+        keyId: string,
+        dir: string | undefined,
+        opts: { json?: boolean },
+        command: Command,
+      ) => {
+        const config = gatewaySettingsOf(command);
+        const store = await FileKeyStore.open(config.keys.dir);
+        const id = resolveKeyId(store.list(), keyId);
+        if (dir !== undefined) {
+          const needing = await filesNeeding(store.list(), id, dir);
+          if (opts.json) console.log(JSON.stringify({ keyId: id, files: needing }, null, 2));
+          else {
+            for (const file of needing) console.log(file);
+            console.log(`${needing.length} file(s) in ${dir} need key ${id}`);
+          }
+          return;
+        }
+        const catalogue = openExistingCatalogue(config);
+        if (catalogue === undefined) {
+          throw new VeilError(
+            'VEIL_E_USAGE',
+            `No gateway catalogue at ${config.index.file}: give DIR, or --data-dir / --config of the gateway.`,
+          );
+        }
+        try {
+          const { needing, unknown } = instancesNeeding(catalogue, store.list(), id);
+          if (opts.json) {
+            const uids = (list: typeof needing) => list.map(({ keyIds: _k, ...ref }) => ref);
+            const out = { keyId: id, instances: uids(needing), unknown: uids(unknown) };
+            console.log(JSON.stringify(out, null, 2));
+            return;
+          }
+          for (const p of needing) console.log(formatInstance(p));
+          console.log(`${needing.length} archived instance(s) need key ${id}`);
+          if (unknown.length > 0) console.log(unknownNote(unknown.length));
+        } finally {
+          catalogue.close();
+        }
+      },
+    );
 
   keys
     .command('remove')
     .description(
-      'delete a retired or recipient key and its files (refused while --check DIR needs it)',
+      "delete a retired or recipient key and its files (refused while the gateway's archived instances or --check DIR need it)",
     )
     .argument('<keyId>', 'key id or a prefix of at least 8 hex digits')
-    .option('--check <dir>', 'refuse when protected files in DIR still need the key')
+    .option('--check <dir>', 'also refuse when protected files in DIR still need the key')
     .option('--force', 'remove without checking (data only this key opens is then lost)')
     .action(async (keyId: string, opts: { check?: string; force?: boolean }, command: Command) => {
-      const config = settingsOf(command);
+      const config = gatewaySettingsOf(command);
       const store = await FileKeyStore.open(config.keys.dir);
       const id = resolveKeyId(store.list(), keyId);
-      if (opts.check === undefined && !opts.force) {
-        throw new VeilError(
-          'VEIL_E_USAGE',
-          'Give --check DIR (the protected files to check) or --force.',
-        );
-      }
-      if (opts.check !== undefined && !opts.force) {
-        const needing = await filesNeeding(store.list(), id, opts.check);
-        if (needing.length > 0) {
-          for (const file of needing) console.error(`still needs the key: ${file}`);
+      if (!opts.force) {
+        const catalogue = openExistingCatalogue(config);
+        if (opts.check === undefined && catalogue === undefined) {
+          throw new VeilError(
+            'VEIL_E_USAGE',
+            `No gateway catalogue at ${config.index.file}: give --check DIR (the protected files to check) or --force.`,
+          );
+        }
+        const blockers: string[] = [];
+        const counts: string[] = [];
+        if (catalogue !== undefined) {
+          try {
+            const { needing, unknown } = instancesNeeding(catalogue, store.list(), id);
+            blockers.push(...needing.map((p) => `archived instance ${formatInstance(p)}`));
+            counts.push(`${needing.length} archived instance(s)`);
+            if (unknown.length > 0) {
+              blockers.push(unknownNote(unknown.length));
+              counts.push(`${unknown.length} archived instance(s) without recorded key ids`);
+            }
+          } finally {
+            catalogue.close();
+          }
+        }
+        if (opts.check !== undefined) {
+          const files = await filesNeeding(store.list(), id, opts.check);
+          blockers.push(...files.map((file) => `file ${file}`));
+          counts.push(`${files.length} file(s)`);
+        }
+        if (blockers.length > 0) {
+          for (const b of blockers) console.error(`still needs the key: ${b}`);
           console.error(
-            `veil: key ${id} not removed: ${needing.length} file(s) need it; run \`veil rewrap\` on them first.`,
+            `veil: key ${id} not removed: ${counts.join(', ')} need it; run \`veil rewrap --archive\` (gateway) or \`veil rewrap DIR\` (files) first.`,
           );
           setExitCode(command, ExitCode.SomeFailed);
           return;
@@ -138,6 +191,11 @@ export function registerKeyCommands(program: Command): void {
       await store.remove(id);
       console.log(`removed key ${id}`);
     });
+}
+
+/** Rows without key ids (catalogued before Veil recorded them) cannot tell: say how to fix it. */
+function unknownNote(count: number): string {
+  return `${count} archived instance(s) have no recorded key ids (catalogued by an older Veil): run \`veil rewrap --archive\` to record them`;
 }
 
 function bitsOf(bits: string | undefined, fallback: number): 2048 | 3072 | 4096 {

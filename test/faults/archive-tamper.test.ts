@@ -29,7 +29,7 @@ import {
   startStorescp,
   stopChild,
 } from '../e2e/e2e-tools';
-import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, freePort, replaceInOrthanc, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, testConfig } from '../pipeline/harness';
 
@@ -83,23 +83,6 @@ async function failures(gateway: Gateway, code: string, stage: string): Promise<
       total += Number(m[2]);
   }
   return total;
-}
-
-/** Deletes the instance in Orthanc and uploads `bytes` in its place through the REST API. */
-async function replaceInOrthanc(
-  orthanc: RunningOrthanc,
-  sop: string,
-  bytes: Buffer,
-): Promise<void> {
-  const lookup = await fetch(`${orthanc.httpUrl}/tools/lookup`, { method: 'POST', body: sop });
-  const found = (await lookup.json()) as Array<{ ID: string; Type: string }>;
-  const id = found.find((f) => f.Type === 'Instance')?.ID ?? assert.fail('not in Orthanc');
-  assert.equal(
-    (await fetch(`${orthanc.httpUrl}/instances/${id}`, { method: 'DELETE' })).status,
-    200,
-  );
-  const post = await fetch(`${orthanc.httpUrl}/instances`, { method: 'POST', body: bytes });
-  assert.equal(post.status, 200, await post.text());
 }
 
 function tamperSuite(kind: Kind, alterations: Alteration[]): void {

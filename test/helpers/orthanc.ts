@@ -148,3 +148,25 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
     stop,
   };
 }
+
+/**
+ * Replaces an instance inside Orthanc behind Veil's back, as someone with access to the PACS
+ * could: deletes it and uploads `bytes` through the REST API (POST /instances).
+ */
+export async function replaceInOrthanc(
+  orthanc: RunningOrthanc,
+  sopInstanceUID: string,
+  bytes: Buffer,
+): Promise<void> {
+  const lookup = await fetch(`${orthanc.httpUrl}/tools/lookup`, {
+    method: 'POST',
+    body: sopInstanceUID,
+  });
+  const found = (await lookup.json()) as Array<{ ID: string; Type: string }>;
+  const id = found.find((f) => f.Type === 'Instance')?.ID;
+  if (id === undefined) throw new Error('The instance is not in Orthanc.');
+  const deleted = await fetch(`${orthanc.httpUrl}/instances/${id}`, { method: 'DELETE' });
+  if (deleted.status !== 200) throw new Error(`Orthanc DELETE answered ${deleted.status}.`);
+  const posted = await fetch(`${orthanc.httpUrl}/instances`, { method: 'POST', body: bytes });
+  if (posted.status !== 200) throw new Error(`Orthanc POST /instances: ${await posted.text()}`);
+}
