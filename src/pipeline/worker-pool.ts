@@ -6,7 +6,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ConnectionOptions, Worker } from 'bullmq';
+import { Child, type ConnectionOptions, Worker } from 'bullmq';
 import type { VeilConfig } from '../config';
 import type { Logger } from '../log';
 import type { ProtectJobResult, RevealJobResult } from './jobs';
@@ -47,8 +47,37 @@ export interface WorkerPool {
   close(): Promise<void>;
 }
 
+/**
+ * BullMQ 6.7 waits for a forked child's "init completed" message, or for its 'close' event; but
+ * its own 'exit' handler removes every listener first, so a child that dies while it loads (a
+ * SIGKILL, the OOM killer) leaves its job active for ever. Found by test/faults/worker-kill: make
+ * the exit reject the init, so the job's attempt fails and it is retried in a new child.
+ */
+function rejectInitOnExit(): void {
+  type Initialising = Pick<Child, 'once' | 'off'> & {
+    initChild(): Promise<void>;
+    veilInitOnExit?: true;
+  };
+  const proto = Child.prototype as unknown as Initialising;
+  if (proto.veilInitOnExit) return;
+  const initChild = proto.initChild;
+  proto.veilInitOnExit = true;
+  proto.initChild = function (this: Initialising): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onExit = (code: number | null, signal: string | null) =>
+        reject(new Error(`Sandbox child exited while starting (code ${code}, signal ${signal})`));
+      this.once('exit', onExit);
+      initChild
+        .call(this)
+        .then(resolve, reject)
+        .finally(() => this.off('exit', onExit));
+    });
+  };
+}
+
 /** Starts `count` Workers on each queue, each running up to `concurrency` sandboxed jobs. */
 export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
+  rejectInitOnExit();
   // The first key is generated here, once: sandbox children doing it at the same time would
   // each write their own key and the key index would keep only one of them.
   await openProtectionContext(o.config, {
