@@ -6,95 +6,17 @@
  * serves the study again.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { generateCtSeries } from '../../samples/generate';
-import { freePort } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually } from '../pipeline/harness';
+import { type Served, alive, descendants, spawnServe } from '../faults/fault-tools';
 import { assertSameDataSet, dcmtk, multipartParts, sopOf } from './e2e-tools';
 
 const ROOT = path.join(__dirname, '..', '..');
-const BIN = path.join(ROOT, 'bin', 'veil');
 const SAMPLE = path.join(ROOT, 'samples', 'ct-slice.dcm');
-
-/** A process of the tree, identified by pid and start time (so a reused pid is not mistaken). */
-interface ProcessId {
-  pid: number;
-  start: string;
-  command: string;
-}
-
-/** The /proc stat fields of a process: state and start time; undefined when it is gone. */
-function procStat(pid: number): { state: string; start: string } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    // The command name is in parentheses and may hold spaces: the fields follow the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0]!, start: fields[19]! };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Every descendant of `root` (children, grandchildren…), from ps. */
-function descendants(root: number): ProcessId[] {
-  const rows = execFileSync('ps', ['-e', '-o', 'pid=,ppid=,args='], { encoding: 'utf8' })
-    .split('\n')
-    .map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), command: m[3]! }));
-  const out: ProcessId[] = [];
-  const parents = new Set([root]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const row of rows) {
-      if (parents.has(row.ppid) && !parents.has(row.pid)) {
-        parents.add(row.pid);
-        const stat = procStat(row.pid);
-        if (stat) out.push({ pid: row.pid, start: stat.start, command: row.command });
-        grew = true;
-      }
-    }
-  }
-  return out;
-}
-
-/** True while that very process exists and is not a zombie. */
-function alive(p: ProcessId): boolean {
-  const stat = procStat(p.pid);
-  return stat !== undefined && stat.start === p.start && stat.state !== 'Z';
-}
-
-/** A running `veil serve`. */
-interface Served {
-  child: ChildProcess;
-  httpPort: number;
-  dimsePort: number;
-  output: () => string;
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** The environment of `veil serve`: the test runner's without any Veil or Redis setting. */
-function serveEnv(httpPort: number, dimsePort: number): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (!k.startsWith('VEIL_') && k !== 'REDIS_URL' && k !== 'NODE_ENV') env[k] = v;
-  }
-  return {
-    ...env,
-    VEIL_HTTP__HOST: '127.0.0.1',
-    VEIL_HTTP__PORT: String(httpPort),
-    VEIL_DIMSE__HOST: '127.0.0.1',
-    VEIL_DIMSE__PORT: String(dimsePort),
-    VEIL_REDIS__URL: '',
-    VEIL_KEYS__BITS: '2048',
-    VEIL_SPOOL__MIN_FREE_BYTES: '0',
-    VEIL_LOG__LEVEL: 'warn',
-  };
-}
 
 describe('e2e/serve-process (node bin/veil serve)', function () {
   this.timeout(180_000);
@@ -124,32 +46,8 @@ describe('e2e/serve-process (node bin/veil serve)', function () {
   });
 
   async function serve(): Promise<Served> {
-    const httpPort = await freePort();
-    const dimsePort = await freePort();
-    const child = spawn(process.execPath, [BIN, '--data-dir', dataDir, 'serve'], {
-      cwd: tmp.dir,
-      env: serveEnv(httpPort, dimsePort),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    const served = { child, httpPort, dimsePort, output: () => output, exit };
+    const served = await spawnServe({ dataDir, cwd: tmp.dir });
     started.push(served);
-    await eventually(
-      async () => {
-        if (child.exitCode !== null) throw new Error(`veil serve exited early:\n${output}`);
-        const res = await fetch(`http://127.0.0.1:${httpPort}/readyz`).catch(() => undefined);
-        if (!res) return undefined;
-        await res.arrayBuffer();
-        return res.status === 200 ? true : undefined;
-      },
-      '/readyz 200',
-      120_000,
-    );
     return served;
   }
 

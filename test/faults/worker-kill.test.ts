@@ -1,0 +1,227 @@
+/**
+ * Fault: a sandboxed protect child is SIGKILLed in the middle of protecting. startGateway runs in
+ * this process with a real Redis (startTestRedis) and one worker process of two sandbox children;
+ * DCMTK storescu pushes a generated CT study; while protect jobs are active, every sandbox child
+ * is SIGKILLed, several times. In the end every acknowledged instance is archived exactly once
+ * (real Orthanc over DICOMweb, and the filesystem archive), indexed as archived, revealed to the
+ * original, with nothing failed, nothing left in the spool and no process of the pool left over.
+ */
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { log as dimseLog } from 'dcmjs-dimse';
+import { hashToken } from '../../src/api/tokens';
+import { CONFIG_DIR } from '../../src/cli/settings';
+import { Tags, parsePart10 } from '../../src/dicom';
+import { silentLogger } from '../../src/log';
+import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
+import { type Gateway, startGateway } from '../../src/pipeline/gateway';
+import { protectJobId } from '../../src/pipeline/jobs';
+import { generateCtSeries } from '../../samples/generate';
+import { assertSameDataSet, sopOf } from '../e2e/e2e-tools';
+import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import { tempDir } from '../helpers/tools';
+import { eventually, startTestRedis, testConfig, uniqueNaming } from '../pipeline/harness';
+import {
+  type ArchiveCensus,
+  filesystemCensus,
+  indexRows,
+  orthancCensus,
+  protectCounts,
+  spoolFiles,
+  wadoStudy,
+} from './census';
+import {
+  type ProcessId,
+  alive,
+  descendants,
+  killAll,
+  sandboxChildren,
+  storescu,
+} from './fault-tools';
+
+const TOKEN = 'worker-kill-workstation';
+const SLICES = 30;
+/**
+ * Strikes of "SIGKILL every sandbox child while a protect job is active": twice when the children
+ * are protecting, once as soon as the pool has forked new ones (they are still loading).
+ */
+const STRIKES = ['running', 'running', 'starting'] as const;
+
+function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
+  const peers = kind === 'dicomweb' ? 'Redis, Orthanc over DICOMweb' : 'Redis, filesystem archive';
+  describe(`faults/worker-kill (SIGKILL of protect children, real ${peers})`, function () {
+    this.timeout(300_000);
+    let tmp: ReturnType<typeof tempDir>;
+    let redis: EmbeddedRedis;
+    let orthanc: RunningOrthanc | undefined;
+    let gateway: Gateway | undefined;
+    const seen = new Map<number, ProcessId>();
+
+    before(async () => {
+      dimseLog.setLevel('silent');
+      tmp = tempDir(`veil-fault-worker-kill-${kind}-`);
+      redis = await startTestRedis(tmp.dir);
+      if (kind === 'dicomweb') orthanc = await startOrthanc();
+      const archive: Record<string, string> = orthanc
+        ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
+        : {};
+      const config = testConfig(path.join(tmp.dir, 'data'), {
+        VEIL_REDIS__URL: redis.url,
+        VEIL_HTTP__HOST: '127.0.0.1',
+        VEIL_HTTP__PORT: '0',
+        VEIL_DIMSE__HOST: '127.0.0.1',
+        VEIL_DIMSE__PORT: String(await freePort()),
+        VEIL_WORKERS__PROCESSES: '1',
+        VEIL_WORKERS__CONCURRENCY: '2',
+        // The default attempts: each kill costs the job it strikes one attempt.
+        VEIL_JOBS__ATTEMPTS: '8',
+        VEIL_HTTP__TOKENS: `viewer:workstation:${hashToken(TOKEN)}`,
+        ...archive,
+      });
+      gateway = await startGateway(config, silentLogger, {
+        configDir: CONFIG_DIR,
+        naming: uniqueNaming(),
+        notice: () => undefined,
+      });
+    });
+    after(async () => {
+      await gateway?.close();
+      killAll([...seen.values()]);
+      await orthanc?.stop();
+      await redis?.stop();
+      tmp?.cleanup();
+    });
+
+    /** The sandbox children now running under this process; remembered for the orphan check. */
+    function children(): ProcessId[] {
+      const now = sandboxChildren(descendants(process.pid));
+      for (const p of now) seen.set(p.pid, p);
+      return now;
+    }
+
+    it('archives every acknowledged instance exactly once, revealed to the original, after protect children are SIGKILLed mid-job', async () => {
+      const g = gateway!;
+      const { config } = g.deps;
+      const series = generateCtSeries({ slices: SLICES, rows: 512, columns: 512, seed: 505 });
+      const studyUID = parsePart10(series[0]!, { stopAtPixelData: true }).dataset.string(
+        Tags.StudyInstanceUID,
+      )!;
+      const pushDir = path.join(tmp.dir, 'push');
+      mkdirSync(pushDir);
+      const files = series.map((bytes, i) => {
+        const file = path.join(pushDir, `ct${i}.dcm`);
+        writeFileSync(file, bytes);
+        return file;
+      });
+
+      const pushed = storescu(g.dimsePort, files);
+      let pushDone = false;
+      void pushed.then(
+        () => (pushDone = true),
+        () => (pushDone = true),
+      );
+      const killed: ProcessId[] = [];
+      let completedAtKill = 0;
+      for (const strike of STRIKES) {
+        // Wait for an active protect job and children not yet struck; a 'running' strike also
+        // waits for two more completed jobs, so the new children have loaded and are protecting.
+        const victims = await eventually(
+          async () => {
+            const counts = await protectCounts(g.deps.queues.protect);
+            if (pushDone && counts.active + counts.waiting + counts.delayed === 0) return null;
+            const fresh = children().filter((p) => !killed.some((k) => k.pid === p.pid));
+            if (counts.active === 0 || fresh.length === 0) return undefined;
+            if (strike === 'running' && counts.completed < completedAtKill + 2) return undefined;
+            completedAtKill = counts.completed;
+            return fresh;
+          },
+          `an active protect job (${strike} strike)`,
+          120_000,
+        );
+        if (victims === null) break; // the study was done before this strike
+        for (const p of victims) process.kill(p.pid, 'SIGKILL');
+        killed.push(...victims);
+      }
+      const acknowledged = await pushed;
+      assert.equal(acknowledged, SLICES, 'storescu saw every C-STORE acknowledged');
+      assert.ok(killed.length >= 2, `sandbox children were killed (${killed.length})`);
+
+      const sops = series.map(sopOf);
+      await eventually(
+        async () => {
+          const counts = await protectCounts(g.deps.queues.protect);
+          const settled = counts.waiting + counts.active + counts.delayed + counts.prioritized;
+          if (counts.failed > 0) return counts; // fails below with the counts
+          const rows = indexRows(config.index.file);
+          return settled === 0 && sops.every((s) => rows.get(s)?.[0] === 'archived')
+            ? counts
+            : undefined;
+        },
+        'every instance protected',
+        180_000,
+      );
+      const counts = await protectCounts(g.deps.queues.protect);
+      assert.equal(counts.failed, 0, `no failed protect job: ${JSON.stringify(counts)}`);
+
+      // The kills struck jobs: their attempts failed with the child's exit, then succeeded.
+      let midJob = 0;
+      let starting = 0;
+      for (const sop of sops) {
+        const trace = (await g.deps.queues.protect.getJob(protectJobId(sop)))?.stacktrace ?? [];
+        if (trace.some((s) => /Unexpected exit code: null signal: SIGKILL/.test(s))) midJob += 1;
+        if (trace.some((s) => /exited while starting/.test(s))) starting += 1;
+      }
+      assert.ok(midJob >= 1, 'at least one kill struck a running protect job');
+      const respawned = children();
+      assert.ok(
+        [...seen.values()].length > killed.length || respawned.length > 0,
+        'the pool forked new children after the kills',
+      );
+
+      const census: ArchiveCensus = orthanc
+        ? await orthancCensus(orthanc.httpUrl)
+        : filesystemCensus(config.archive.filesystem.dir);
+      assert.deepEqual(census.strays, [], 'no temp files left in the archive');
+      assert.deepEqual(
+        [...census.copies.keys()].sort(),
+        [...sops].sort(),
+        'archive holds the study',
+      );
+      for (const [sop, n] of census.copies) assert.equal(n, 1, `${sop} archived ${n} times`);
+      const rows = indexRows(config.index.file);
+      for (const sop of sops) assert.deepEqual(rows.get(sop), ['archived']);
+      assert.deepEqual(spoolFiles(config.spool.dir, 'queued'), [], 'spool queued/ is empty');
+      assert.deepEqual(spoolFiles(config.spool.dir, 'failed'), [], 'spool failed/ is empty');
+
+      const revealed = await wadoStudy(g.httpPort, TOKEN, studyUID);
+      assert.equal(revealed.size, SLICES);
+      for (const bytes of series) {
+        const got = revealed.get(sopOf(bytes));
+        assert.equal(got?.length, 1, 'one instance per SOP over WADO-RS');
+        assertSameDataSet(bytes, got[0]!);
+      }
+
+      await g.close();
+      gateway = undefined;
+      children();
+      await eventually(
+        () => ([...seen.values()].some(alive) ? undefined : true),
+        'every sandbox child gone',
+        20_000,
+      ).catch(() => {
+        const left = [...seen.values()].filter(alive).map((p) => `${p.pid} ${p.command}`);
+        assert.fail(`sandbox children outlived the gateway: ${left.join('; ')}`);
+      });
+      // eslint-disable-next-line no-console
+      console.log(
+        `      worker-kill/${kind}: ${acknowledged} acknowledged, ${census.copies.size} archived once each, ` +
+          `${killed.length} children killed, jobs struck: ${midJob} while protecting, ${starting} while their child started; ` +
+          `${seen.size} children seen, 0 failed`,
+      );
+    });
+  });
+}
+
+workerKillSuite('dicomweb');
+workerKillSuite('filesystem');
