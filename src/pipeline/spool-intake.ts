@@ -114,7 +114,8 @@ export class SpoolIntake implements Intake {
 
   /**
    * Crash recovery at start: every queued spool file whose instance has no waiting, delayed or
-   * active protect job gets one. Returns the number of jobs added.
+   * active protect job gets one (a finished job of the instance is replaced). Returns the number of
+   * jobs added.
    */
   async recoverSpool(): Promise<number> {
     const names = (await fs.readdir(this.o.layout.queued)).sort();
@@ -130,6 +131,9 @@ export class SpoolIntake implements Intake {
       );
       const state = job ? await this.queueCall(() => job.getState()) : undefined;
       if (state && PENDING.has(state)) continue;
+      // A finished job (e.g. failed after its last attempt while the archive was down) would make
+      // the add below a no-op for the same file: remove it, so the restart gives it a new run.
+      if (job && state) await this.queueCall(() => job.remove());
       await this.enqueue({
         spoolPath: path.join(this.o.layout.queued, name),
         sopInstanceUID,

@@ -21,7 +21,7 @@ import { queuedFileName, spoolLayout } from '../../src/pipeline/spool';
 import { SpoolIntake } from '../../src/pipeline/spool-intake';
 import { syntheticInstance } from '../helpers/synthetic';
 import { tempDir } from '../helpers/tools';
-import { startTestRedis, uniqueNaming } from './harness';
+import { eventually, startTestRedis, uniqueNaming } from './harness';
 
 const CT = path.join(__dirname, '..', '..', 'samples', 'ct-slice.dcm');
 const SOURCE = { kind: 'dimse', who: 'MODALITY', address: '127.0.0.1' } as const;
@@ -228,5 +228,37 @@ describe('pipeline/spool-intake (Redis)', function () {
     const job = await queue.getJob(protectJobId(sop));
     assert.equal(job?.data.spoolPath, file);
     assert.equal(await intake.recoverSpool(), 0);
+  });
+
+  it('gives a queued file whose job failed for good (archive down) a new job at restart', async () => {
+    const sop = '1.2.3.4.105';
+    const file = path.join(layout().queued, queuedFileName(sop));
+    copyFileSync(CT, file);
+    const data = {
+      spoolPath: file,
+      sopInstanceUID: sop,
+      receivedAt: new Date().toISOString(),
+      source: SOURCE,
+    };
+    await queue.add('protect', data, { jobId: protectJobId(sop), attempts: 1 });
+    const worker = new Worker(
+      naming.protect,
+      async () => {
+        throw new Error('VEIL_E_ARCHIVE_UNAVAILABLE: the archive is down');
+      },
+      { connection: redisConnection(redis.url), prefix: naming.prefix },
+    );
+    try {
+      await eventually(
+        async () => ((await queue.getJobCounts('failed')).failed === 1 ? true : undefined),
+        'the job failed',
+      );
+    } finally {
+      await worker.close();
+    }
+    assert.equal(await intake.recoverSpool(), 1);
+    const job = await queue.getJob(protectJobId(sop));
+    assert.equal(await job!.getState(), 'waiting');
+    assert.equal(job!.data.spoolPath, file);
   });
 });
