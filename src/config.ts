@@ -266,7 +266,12 @@ export const CONFIG_SCHEMA = {
     ),
   },
   jobs: {
-    attempts: int(8, 1, 100, 'Attempts of a job with transient failures before it is failed.'),
+    attempts: int(
+      8,
+      1,
+      100,
+      'Attempts of a job with transient failures before it is failed; also how often it may stall (its worker process died) and be taken up again.',
+    ),
     backoffMs: int(
       1000,
       10,

@@ -101,6 +101,9 @@ export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
     connection: o.connection,
     concurrency: o.concurrency,
     useWorkerThreads: false,
+    // A job whose worker process died (a killed gateway or `veil worker`) is "stalled" and goes
+    // back to wait; past maxStalledCount it would fail, so a stall counts like a failed attempt.
+    maxStalledCount: o.config.jobs.attempts,
     workerForkOptions: { execArgv, env },
     ...(o.naming.prefix ? { prefix: o.naming.prefix } : {}),
   };
