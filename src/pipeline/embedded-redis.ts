@@ -1,7 +1,9 @@
 /**
  * A private redis-server for one machine setups (redis.url empty): spawned on a free 127.0.0.1
  * port with its data in <dataDir>/redis (append-only file, so queued jobs survive a restart), and
- * stopped with the gateway.
+ * stopped with the gateway. It never outlives the gateway: a watchdog reading a pipe from the
+ * gateway sends it SIGTERM (it flushes its append-only file) when the gateway dies, even by
+ * SIGKILL; and a server of the same folder left from an earlier run is stopped before a new start.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
@@ -29,6 +31,15 @@ export interface EmbeddedRedisOptions {
   port?: number;
 }
 
+/** redis-server's pid file in its data folder (removed by a clean shutdown). */
+const PID_FILE = 'redis.pid';
+
+/** sh -c script: $0 is the redis-server binary, "$@" its arguments; see startEmbeddedRedis. */
+const WATCHDOG = 'exec 3<&0; (read _ <&3; kill -TERM $$ 2>/dev/null) & exec "$0" "$@"';
+
+/** The shell's exit status when the binary is not found. */
+const NOT_FOUND_EXIT = 127;
+
 const HOW_TO_GET_REDIS =
   'Veil needs Redis for its job queues. Install redis-server (Debian/Ubuntu: `apt-get install ' +
   'redis-server`, macOS: `brew install redis`) so Veil can start a private one, or point ' +
@@ -52,27 +63,31 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   await fs.mkdir(options.dir, { recursive: true, mode: 0o700 });
   const port = options.port ?? (await freePort());
   const binary = options.binary ?? 'redis-server';
-  const child = spawn(
-    binary,
-    [
-      '--bind',
-      '127.0.0.1',
-      '--port',
-      String(port),
-      '--dir',
-      path.resolve(options.dir),
-      '--appendonly',
-      'yes',
-      '--save',
-      '',
-      '--protected-mode',
-      'yes',
-      // BullMQ must never lose job keys to eviction.
-      '--maxmemory-policy',
-      'noeviction',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  await stopStale(options.dir);
+  const args = [
+    '--bind',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--dir',
+    path.resolve(options.dir),
+    '--pidfile',
+    path.resolve(options.dir, PID_FILE),
+    '--appendonly',
+    'yes',
+    '--save',
+    '',
+    '--protected-mode',
+    'yes',
+    // BullMQ must never lose job keys to eviction.
+    '--maxmemory-policy',
+    'noeviction',
+  ];
+  // The shell keeps the pipe (fd 3) in a watchdog and then becomes redis-server (exec keeps the
+  // pid): when the pipe closes (gateway stopped or killed), the watchdog SIGTERMs redis-server.
+  const child = spawn('sh', ['-c', WATCHDOG, binary, ...args], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => {
     if (stderr.length < 4096) stderr += chunk.toString('utf8');
@@ -86,7 +101,8 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
   const first = await Promise.race([ready.then(() => 'ready' as const), exited]);
   if (first !== 'ready') {
     ready.cancel();
-    if (typeof first === 'object' && first?.code === 'ENOENT') {
+    child.stdin?.destroy();
+    if ((typeof first === 'object' && first?.code === 'ENOENT') || first === NOT_FOUND_EXIT) {
       throw new VeilError(
         'VEIL_E_QUEUE_UNAVAILABLE',
         `redis-server (${binary}) is not installed. ${HOW_TO_GET_REDIS}`,
@@ -101,7 +117,7 @@ export async function startEmbeddedRedis(options: EmbeddedRedisOptions): Promise
     url,
     port,
     pid: child.pid ?? -1,
-    stop: once(() => stopChild(child, port, exited)),
+    stop: once(() => stopChild(child, exited)),
   };
 }
 
@@ -110,25 +126,52 @@ function once(fn: () => Promise<void>): () => Promise<void> {
   return () => (running ??= fn());
 }
 
-async function stopChild(
-  child: ChildProcess,
-  port: number,
-  exited: Promise<unknown>,
-): Promise<void> {
+async function stopChild(child: ChildProcess, exited: Promise<unknown>): Promise<void> {
+  // Closing the pipe makes the watchdog SIGTERM redis-server, which flushes the append-only file
+  // and exits (as SHUTDOWN does); SIGKILL only if it hangs.
+  child.stdin?.destroy();
   if (child.exitCode !== null || child.signalCode !== null) return;
-  // SHUTDOWN flushes the append-only file; SIGTERM does too, as a fallback.
-  const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
-  try {
-    await client.connect();
-    await client.call('SHUTDOWN').catch(() => undefined);
-  } catch {
-    child.kill('SIGTERM');
-  } finally {
-    client.disconnect();
-  }
   const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
   await exited;
   clearTimeout(timer);
+}
+
+/**
+ * Stops a redis-server of this folder left running by an earlier gateway (its pid file names a live
+ * redis-server whose working folder is this one), so two servers never share an append-only file.
+ */
+async function stopStale(dir: string): Promise<void> {
+  let pid: number;
+  try {
+    pid = Number((await fs.readFile(path.join(dir, PID_FILE), 'utf8')).trim());
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 1 || !(await isRedisOf(pid, dir))) return;
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  for (let waited = 0; waited < 10_000 && (await isRedisOf(pid, dir)); waited += 50) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (await isRedisOf(pid, dir)) process.kill(pid, 'SIGKILL');
+}
+
+/** True when `pid` is a live redis-server working in `dir` (Linux /proc; elsewhere: unknown, no). */
+async function isRedisOf(pid: number, dir: string): Promise<boolean> {
+  try {
+    const [cmdline, cwd, stat] = await Promise.all([
+      fs.readFile(`/proc/${pid}/cmdline`, 'latin1'),
+      fs.readlink(`/proc/${pid}/cwd`),
+      fs.readFile(`/proc/${pid}/stat`, 'latin1'),
+    ]);
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return cmdline.includes('redis-server') && cwd === path.resolve(dir) && state !== 'Z';
+  } catch {
+    return false;
+  }
 }
 
 /** Polls PING until Redis answers (redis-server loads its append-only file before it does). */
