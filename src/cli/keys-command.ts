@@ -167,6 +167,9 @@ export function registerKeyCommands(program: Command): void {
             blockers.push(...needing.map((p) => `archived instance ${formatInstance(p)}`));
             counts.push(`${needing.length} archived instance(s)`);
             if (unknown.length > 0) {
+              blockers.push(
+                ...unknown.map((p) => `archived instance (key ids unknown) ${formatInstance(p)}`),
+              );
               blockers.push(unknownNote(unknown.length));
               counts.push(`${unknown.length} archived instance(s) without recorded key ids`);
             }
