@@ -6,10 +6,10 @@ import os from 'node:os';
 import type { SandboxedJob } from 'bullmq';
 import type { ProtectJobData, ProtectJobResult } from '../src/pipeline/jobs';
 import { processProtect } from '../src/pipeline/processors';
-import { workerContextFromEnv } from '../src/pipeline/worker-env';
+import { exitWithParent, workerContextFromEnv } from '../src/pipeline/worker-env';
 
 // A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
-process.on('disconnect', () => process.exit(0));
+exitWithParent();
 
 // Protecting is background work: the listeners acknowledging new instances and the reveal
 // children serving workstations go first when the cores are busy (niceness 10).

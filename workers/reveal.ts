@@ -5,10 +5,10 @@
 import type { SandboxedJob } from 'bullmq';
 import type { RevealJobData, RevealJobResult } from '../src/pipeline/jobs';
 import { processReveal } from '../src/pipeline/processors';
-import { workerContextFromEnv } from '../src/pipeline/worker-env';
+import { exitWithParent, workerContextFromEnv } from '../src/pipeline/worker-env';
 
 // A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
-process.on('disconnect', () => process.exit(0));
+exitWithParent();
 
 /** Reveals one archived instance into the job's outPath. */
 export default async function revealProcessor(

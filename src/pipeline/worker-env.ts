@@ -27,3 +27,18 @@ export function workerContextFromEnv(): Promise<WorkerContext> {
     });
   })());
 }
+
+/**
+ * Makes a sandbox child exit with its parent (a killed gateway or `veil worker`): on 'disconnect',
+ * and on a failed send to the gone parent. BullMQ's child reports an uncaught error to the parent;
+ * that send fails (EPIPE), which is uncaught again: a loop of microtasks that spins at full CPU and
+ * never lets the 'disconnect' event through (seen with strace in test/faults/gateway-kill).
+ */
+export function exitWithParent(): void {
+  process.on('disconnect', () => process.exit(0));
+  process.on('uncaughtException', (err: NodeJS.ErrnoException) => {
+    if (!process.connected || err?.code === 'EPIPE' || err?.code === 'ERR_IPC_CHANNEL_CLOSED') {
+      process.exit(0);
+    }
+  });
+}
