@@ -3,12 +3,14 @@
  * C-ECHO, C-STORE, C-FIND, C-MOVE and C-GET with the gateway deps. Every handler turns failures
  * into DIMSE statuses; nothing a peer sends can throw out of here and stop other associations.
  */
+import fs from 'node:fs';
 import type net from 'node:net';
 import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { AssociationContext, type OperationChannel } from './association-context';
 import { handleFind } from './find-handler';
 import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiation';
+import { guardPduLengths } from './pdu-guard';
 import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
 import { resolveMoveDestination } from './retrieve-scope';
 import { queryRetrieveModel } from './sop-classes';
@@ -42,6 +44,8 @@ export class VeilScp extends Scp {
   private readonly ctx: AssociationContext;
   private readonly operations = new Map<number, { cancelled: boolean }>();
   private readonly closed: Promise<void>;
+  /** Store streams dcmjs-dimse is still writing: a peer that vanishes mid-instance leaves these. */
+  private readonly openStores = new Set<import('node:stream').Writable>();
   private accepted = false;
   private socketClosed = false;
 
@@ -58,6 +62,9 @@ export class VeilScp extends Scp {
     internals.connected = true;
     internals.connectedTime = Date.now();
     this.ctx = new AssociationContext(deps, normalizeAddress(socket.remoteAddress), id);
+    guardPduLengths(socket, (declared) =>
+      this.ctx.log.warn({ declared }, 'PDU longer than the maximum PDU length; aborted'),
+    );
     this.closed = new Promise((resolve) =>
       socket.once('close', () => {
         this.socketClosed = true;
@@ -67,9 +74,34 @@ export class VeilScp extends Scp {
           this.hooks.associationClosed();
         }
         this.ctx.flushStoredAudit();
+        this.discardOpenStores();
         resolve();
       }),
     );
+    // An idle timeout of an accepted association is told with an A-ABORT (PS3.8 7.3) before
+    // dcmjs-dimse's own timeout handler has the socket destroyed.
+    socket.prependListener('timeout', () => {
+      if (this.accepted && !socket.destroyed) this.sendAbort();
+    });
+  }
+
+  /**
+   * The peer aborted or dropped the association in the middle of an instance: nothing was
+   * acknowledged, so its half-written spool temp file must not stay behind.
+   */
+  private discardOpenStores(): void {
+    for (const stream of this.openStores) {
+      const file = (stream as Partial<import('node:fs').WriteStream>).path;
+      const remove = () => {
+        if (typeof file === 'string') fs.rm(file, { force: true }, () => undefined);
+      };
+      if (stream.closed) remove();
+      else {
+        stream.once('close', remove);
+        stream.destroy();
+      }
+    }
+    this.openStores.clear();
   }
 
   /** True while an accepted association is open on this socket. */
@@ -128,7 +160,9 @@ export class VeilScp extends Scp {
   }
 
   override createStoreWritableStream(context: PresentationContext, request: Req<'CStoreRequest'>) {
-    return createStoreStream(this.ctx, context, request);
+    const stream = createStoreStream(this.ctx, context, request);
+    this.openStores.add(stream);
+    return stream;
   }
 
   override createDatasetFromStoreWritableStream(
@@ -136,6 +170,8 @@ export class VeilScp extends Scp {
     context: PresentationContext,
     callback: (dataset: SpooledDataset) => void,
   ): void {
+    // The whole data set arrived: from here on handleStore owns the temp file.
+    this.openStores.delete(writable);
     finishStoreStream(writable, context, callback);
   }
 
