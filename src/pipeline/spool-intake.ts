@@ -44,6 +44,9 @@ export const PROTECT_JOB = 'protect';
 
 /** Intake onto a spool folder with BullMQ protect jobs. */
 export class SpoolIntake implements Intake {
+  /** The last queued step of each instance being accepted (see inOrder). */
+  private readonly tails = new Map<string, Promise<void>>();
+
   private constructor(private readonly o: SpoolIntakeOptions) {}
 
   /** Creates the spool folders and the intake. */
@@ -76,28 +79,32 @@ export class SpoolIntake implements Intake {
       if (space.status === 'rejected') throw space.reason;
       if (read.status === 'rejected') throw read.reason;
       const result = read.value;
-      queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
-      await fs.rename(tempPath, queuedPath);
-      // The folder fsync and the enqueue overlap (both finish before the acknowledgement): a job
-      // whose rename is lost in a crash finds no file, and the unacknowledged sender re-sends.
-      const job = this.enqueue({
-        spoolPath: queuedPath,
-        sopInstanceUID: result.sopInstanceUID,
-        receivedAt: new Date().toISOString(),
-        source: {
-          kind: source.kind,
-          who: source.who,
-          ...(source.address ? { address: source.address } : {}),
-        },
+      // Copies of one instance are named, queued and acknowledged one after the other, so the
+      // copy acknowledged last is the one named newest (the one protected in the end).
+      await this.inOrder(result.sopInstanceUID, async () => {
+        queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
+        await fs.rename(tempPath, queuedPath);
+        // The folder fsync and the enqueue overlap (both finish before the acknowledgement): a job
+        // whose rename is lost in a crash finds no file, and the unacknowledged sender re-sends.
+        const job = this.enqueue({
+          spoolPath: queuedPath,
+          sopInstanceUID: result.sopInstanceUID,
+          receivedAt: new Date().toISOString(),
+          source: {
+            kind: source.kind,
+            who: source.who,
+            ...(source.address ? { address: source.address } : {}),
+          },
+        });
+        const [synced, enqueued] = await Promise.allSettled([fsyncDir(this.o.layout.queued), job]);
+        if (enqueued.status === 'rejected') throw enqueued.reason;
+        if (synced.status === 'rejected') {
+          // Refused, but its job may already have replaced an older copy's: keep the file for it
+          // (the sender re-sends; the newest copy wins).
+          queuedPath = undefined;
+          throw synced.reason;
+        }
       });
-      const [synced, enqueued] = await Promise.allSettled([fsyncDir(this.o.layout.queued), job]);
-      if (enqueued.status === 'rejected') throw enqueued.reason;
-      if (synced.status === 'rejected') {
-        // Refused, but its job may already have replaced an older copy's: keep the file for it
-        // (the sender re-sends; the newest copy wins).
-        queuedPath = undefined;
-        throw synced.reason;
-      }
       this.o.metrics?.instancesReceived.inc({ door: source.kind });
       return result;
     } catch (err) {
@@ -190,6 +197,19 @@ export class SpoolIntake implements Intake {
       await this.followUp(data);
     } else if (older !== data.spoolPath) {
       await removeQuietly(older);
+    }
+  }
+
+  /** Runs `step` after the steps queued before for the same instance have settled. */
+  private async inOrder(sopInstanceUID: string, step: () => Promise<void>): Promise<void> {
+    const before = this.tails.get(sopInstanceUID) ?? Promise.resolve();
+    const run = before.then(step);
+    const tail = run.catch(() => undefined);
+    this.tails.set(sopInstanceUID, tail);
+    try {
+      await run;
+    } finally {
+      if (this.tails.get(sopInstanceUID) === tail) this.tails.delete(sopInstanceUID);
     }
   }
 
