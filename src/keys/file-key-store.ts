@@ -44,6 +44,8 @@ export class FileKeyStore {
   private constructor(
     private readonly dir: string,
     private entries: Entry[],
+    /** Identity of the keys.json read last (see indexStamp). */
+    private stamp: string | undefined,
   ) {}
 
   /** Opens (creating when absent) the store in `dir`; VEIL_E_KEYSTORE when unreadable/inconsistent. */
@@ -53,18 +55,23 @@ export class FileKeyStore {
     );
     if (created !== undefined)
       await io(dir, 'protect the key store folder', () => fs.chmod(dir, 0o700));
-    const text = await io(dir, `read ${INDEX}`, async () => {
-      try {
-        return await fs.readFile(path.join(dir, INDEX), 'utf8');
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-        throw err;
-      }
+    const stamp = await indexStamp(dir);
+    const entries = await readEntries(dir, []);
+    return new FileKeyStore(dir, entries, stamp);
+  }
+
+  /**
+   * Re-reads keys.json when another process changed it (`veil keys rotate` beside a running
+   * gateway); keys already loaded are not parsed again. Resolves true when the keys changed.
+   */
+  refresh(): Promise<boolean> {
+    return this.exclusive(async () => {
+      const stamp = await indexStamp(this.dir);
+      if (stamp === this.stamp) return false;
+      this.entries = await readEntries(this.dir, this.entries);
+      this.stamp = stamp;
+      return true;
     });
-    const infos = text === undefined ? [] : parseIndex(text);
-    const entries: Entry[] = [];
-    for (const info of infos) entries.push(await loadEntry(dir, info));
-    return new FileKeyStore(dir, entries);
   }
 
   /** Every key, oldest first. */
@@ -232,6 +239,7 @@ export class FileKeyStore {
     const text = serializeIndex(entries.map((e) => e.info));
     await writeDurably(this.dir, path.join(this.dir, INDEX), text, 0o600);
     this.entries = entries;
+    this.stamp = await indexStamp(this.dir);
   }
 
   private exclusive<T>(work: () => Promise<T>): Promise<T> {
@@ -267,6 +275,43 @@ function demoteIf(entry: Entry, newCurrent: boolean): Entry {
 
 function keyFiles(dir: string, keyId: string): [string, string] {
   return [path.join(dir, `${keyId}.key.pem`), path.join(dir, `${keyId}.cert.pem`)];
+}
+
+/**
+ * Identity of keys.json: every mutation replaces it by rename, so inode, size and mtime change
+ * together. Undefined when there is none yet.
+ */
+async function indexStamp(dir: string): Promise<string | undefined> {
+  return io(dir, `stat ${INDEX}`, async () => {
+    try {
+      const st = await fs.stat(path.join(dir, INDEX));
+      return `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  });
+}
+
+/** The entries keys.json lists, reusing `loaded` ones (same key id, same private-key presence). */
+async function readEntries(dir: string, loaded: Entry[]): Promise<Entry[]> {
+  const text = await io(dir, `read ${INDEX}`, async () => {
+    try {
+      return await fs.readFile(path.join(dir, INDEX), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  });
+  const infos = text === undefined ? [] : parseIndex(text);
+  const entries: Entry[] = [];
+  for (const info of infos) {
+    const known = loaded.find(
+      (e) => e.info.keyId === info.keyId && e.info.hasPrivateKey === info.hasPrivateKey,
+    );
+    entries.push(known ? { ...known, info } : await loadEntry(dir, info));
+  }
+  return entries;
 }
 
 async function loadEntry(dir: string, info: KeyInfo): Promise<Entry> {

@@ -19,7 +19,16 @@ export interface ProtectionContext {
   keyStore: FileKeyStore;
   protectOptions(): ProtectOptions;
   revealOptions(): RevealOptions;
+  /**
+   * Picks up keys changed by another process (`veil keys rotate` beside a running gateway): at
+   * most one stat of keys.json per KEY_REFRESH_MS. A change drops the shared series/study data
+   * keys, so new data is wrapped for the new current key from the next instance on.
+   */
+  refresh(): Promise<void>;
 }
+
+/** How often a long-lived process looks at keys.json for changes. */
+export const KEY_REFRESH_MS = 1000;
 
 /** Called when keys are generated on first use, so the caller can say so loudly. */
 export type KeyGeneratedNotice = (key: KeyInfo, dir: string) => void;
@@ -54,6 +63,7 @@ export async function openProtectionContext(
   const keyCache = new BoundedMap<string, Buffer>(KEY_CACHE_SIZE);
   const sharedKeys = new BoundedMap<string, SharedDataKey>(KEY_CACHE_SIZE);
   const scope = config.protection.dataKeyScope;
+  let lastRefresh = Date.now();
   const dataKeyFor = (uids: {
     studyInstanceUID?: string;
     seriesInstanceUID?: string;
@@ -99,6 +109,12 @@ export async function openProtectionContext(
       },
     }),
     revealOptions: () => ({ privateKeys: keyStore.privateKeys(), keyCache }),
+    refresh: async () => {
+      const now = Date.now();
+      if (now - lastRefresh < KEY_REFRESH_MS) return;
+      lastRefresh = now;
+      if (await keyStore.refresh()) sharedKeys.clear();
+    },
   };
 }
 

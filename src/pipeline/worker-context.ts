@@ -87,7 +87,11 @@ export async function createWorkerContext(options: {
         ctx.catch(() => contexts.delete(purpose));
         contexts.set(purpose, ctx);
       }
-      return ctx;
+      // A long-lived worker sees a `veil keys rotate` made while it runs.
+      return ctx.then(async (c) => {
+        await c.refresh();
+        return c;
+      });
     },
     close: () =>
       (closing ??= (async () => {
