@@ -306,6 +306,15 @@ export async function readIdentifiers(
     if (!isUid(value)) throw new VeilError('VEIL_E_UID_INVALID', `${name} is not a valid UID.`);
     return value;
   };
+  // The Series Instance UID names an archive folder: one that is not a UID is refused here, at
+  // the door, rather than acknowledged and then failed by the worker.
+  const series = header.dataset.string(Tags.SeriesInstanceUID)?.trim();
+  if (series && !isUid(series)) {
+    throw new VeilError(
+      'VEIL_E_UID_INVALID',
+      'Series Instance UID (0020,000E) is not a valid UID.',
+    );
+  }
   return {
     sopInstanceUID: uid(Tags.SOPInstanceUID, 'SOP Instance UID (0008,0018)'),
     sopClassUID: uid(Tags.SOPClassUID, 'SOP Class UID (0008,0016)'),
