@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import fc from 'fast-check';
 import { startDimseServer, type DimseServer } from '../../src/dimse/server';
 import { sopOf, dcmtk } from '../e2e/e2e-tools';
 import { startGateway, type TestGateway } from '../api/harness';
@@ -259,6 +260,46 @@ describe('faults/hostile DIMSE peers (redis-server, DCMTK)', function () {
       assert.equal(answers[0]?.type, 0x07, `type ${type}: A-ABORT`);
       assert.deepEqual([...answers[0]!.body.subarray(2, 4)], [2, 6]);
     }
+    await stillServes();
+  });
+
+  it('survives fast-check mutations of an A-ASSOCIATE-RQ and random bytes (answers or closes, keeps serving)', async () => {
+    const rq = associateRq('VEIL', GOOD_AE, [
+      { id: 1, abstractSyntax: SECONDARY_CAPTURE, transferSyntaxes: [EXPLICIT_LE] },
+      { id: 3, abstractSyntax: VERIFICATION, transferSyntaxes: [IMPLICIT_LE] },
+    ]);
+    const answered = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ minLength: 1, maxLength: 600 }).map((b) => Buffer.from(b)),
+          fc
+            .array(fc.tuple(fc.nat(rq.length - 1), fc.integer({ min: 0, max: 255 })), {
+              minLength: 1,
+              maxLength: 6,
+            })
+            .map((edits) => {
+              const bytes = Buffer.from(rq);
+              for (const [at, value] of edits) bytes[at] = value;
+              return bytes;
+            }),
+        ),
+        async (bytes) => {
+          const peer = await RawPeer.connect(dimse.port);
+          await peer.write(bytes);
+          // Whatever it answers, the listener must end this connection (timeout 2 s at most) or
+          // accept it; an accepted one is released by us.
+          const first = await peer.next();
+          const kind = first === undefined ? 'closed' : `0x0${first.type}`;
+          answered.set(kind, (answered.get(kind) ?? 0) + 1);
+          if (first?.type === 0x02) await peer.write(aAbort());
+          peer.destroy();
+          return first === undefined || [0x02, 0x03, 0x07].includes(first.type);
+        },
+      ),
+      { numRuns: 40 },
+    );
+    assert.ok(answered.size > 1, JSON.stringify([...answered]));
     await stillServes();
   });
 
