@@ -21,6 +21,21 @@ function unavailable(err: unknown, what: string): VeilError {
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException)?.code === 'ENOENT';
 
+/**
+ * Temp files of earlier writes of the same object whose writer died between open and rename (a
+ * SIGKILLed worker). The caller holds the instance's protect lock, so no live writer owns them.
+ */
+async function removeStaleTemps(file: string): Promise<void> {
+  const dir = path.dirname(file);
+  const prefix = `${path.basename(file)}.`;
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of names) {
+    if (name.startsWith(prefix) && /^[0-9a-f]{12}\.tmp$/.test(name.slice(prefix.length))) {
+      await fs.rm(path.join(dir, name), { force: true }).catch(() => undefined);
+    }
+  }
+}
+
 /** Archive in a local (or mounted) folder; the newest put of an instance wins. */
 export class FilesystemArchive implements Archive {
   readonly kind = 'filesystem';
@@ -45,6 +60,7 @@ export class FilesystemArchive implements Archive {
     } catch (err) {
       throw unavailable(err, 'store an object');
     }
+    await removeStaleTemps(file);
   }
 
   async get(ref: InstanceRef): Promise<Buffer> {

@@ -34,6 +34,20 @@ describe('archive/filesystem-archive', () => {
     );
   });
 
+  it('removes the temp file a killed writer left of the same object on the next put, nothing else', async () => {
+    const [s] = await protectedSamples();
+    const folder = path.join(archive.dir, s.ref.studyInstanceUID, s.ref.seriesInstanceUID);
+    const sop = s.ref.sopInstanceUID;
+    await archive.put(s.ref, s.protected);
+    const stale = `${sop}.dcm.0123456789ab.tmp`;
+    const others = [`${sop}.dcm.notatemp.tmp`, `${sop}9.dcm.0123456789ab.tmp`, 'unrelated.tmp'];
+    for (const name of [stale, ...others]) writeFileSync(path.join(folder, name), 'half');
+    await archive.put(s.ref, s.protected);
+    const left = readdirSync(folder).filter((f) => f.endsWith('.tmp'));
+    assert.deepEqual(left.sort(), [...others].sort());
+    assert.ok((await archive.get(s.ref)).equals(s.protected));
+  });
+
   it('never resolves a path outside its folder', async () => {
     const outside = path.join(temp.dir, 'secret.dcm');
     writeFileSync(outside, 'x');
