@@ -19,6 +19,7 @@ import type { Catalogue } from '../index/catalogue';
 import { SqliteCatalogue } from '../index/sqlite-catalogue';
 import type { Logger } from '../log';
 import { JsonLinesAuditLog } from './audit-log';
+import { closeWithin } from './bounded-close';
 import { type EmbeddedRedis, startEmbeddedRedis } from './embedded-redis';
 import type { GatewayDeps, ReadinessCheck } from './gateway-deps';
 import { createMetrics } from './metrics';
@@ -33,7 +34,13 @@ import {
 } from './queues';
 import { ensureSpool, freeBytes, spoolLayout } from './spool';
 import { SpoolIntake } from './spool-intake';
+import { watchReconnects } from './reconnect-recovery';
 import { type WorkerPool, startWorkers } from './worker-pool';
+
+/** How long shutdown waits for Redis clients to close politely before dropping them. */
+const CLOSE_GRACE_MS = 5_000;
+/** How long shutdown lets running jobs finish. */
+const WORKER_CLOSE_GRACE_MS = 30_000;
 
 /** A running gateway. */
 export interface Gateway {
@@ -119,7 +126,10 @@ async function start(
   }
   const connection = redisConnection(redisUrl);
   const queues = await openQueues(config, connection, options.naming ?? DEFAULT_NAMING);
-  cleanup.push(() => queues.close());
+  // Bounded: with Redis down, BullMQ's close would wait for it forever (and so would veil serve).
+  cleanup.push(() =>
+    closeWithin([queues.protect, queues.reveal, queues.revealEvents], CLOSE_GRACE_MS),
+  );
   await queues.protect.waitUntilReady().catch((err: unknown) => {
     throw new VeilError(
       'VEIL_E_QUEUE_UNAVAILABLE',
@@ -148,6 +158,13 @@ async function start(
     metrics,
   });
   await intake.recoverSpool();
+  // And again whenever Redis comes back after an outage (it may have come back empty).
+  const recovery = await watchReconnects({
+    queue: queues.protect,
+    spool: intake,
+    log: log.child({ part: 'recovery' }),
+  });
+  cleanup.push(() => recovery.stop());
   const retriever = new QueueRetriever({
     revealQueue: queues.reveal,
     revealEvents: queues.revealEvents,
@@ -171,7 +188,20 @@ async function start(
       ...(options.configDir ? { configDir: options.configDir } : {}),
       metrics,
     });
-    cleanup.push(() => workers?.close());
+    const pool = workers;
+    // Jobs get a grace period to finish; then connections are dropped (a job cut short stalls
+    // and runs again later: its spool file is still there).
+    cleanup.push(() =>
+      closeWithin(
+        [
+          {
+            close: () => pool.close(),
+            disconnect: () => Promise.allSettled(pool.workers.map((w) => w.disconnect())),
+          },
+        ],
+        WORKER_CLOSE_GRACE_MS,
+      ),
+    );
   }
 
   const deps: GatewayDeps = {
