@@ -22,7 +22,9 @@ import { sopOf } from '../e2e/e2e-tools';
 import { syntheticInstance } from '../helpers/synthetic';
 import { eventually } from '../pipeline/harness';
 
-const MARK = `veil-escape-${randomBytes(4).toString('hex')}`;
+// The leading 7 keeps a digit in MARK: dcmjs reduces a UI value to its digits and dots (see the
+// C-FIND case), and with none left a query key would become a universal match.
+const MARK = `veil-escape-7${randomBytes(4).toString('hex')}`;
 /** Not UIDs; those that could name a file elsewhere carry MARK so an escape can be searched for. */
 const BAD_UIDS = [
   '..',
