@@ -10,6 +10,7 @@ import { Router, type Request, type Response } from 'express';
 import { isUid } from '../archive/archive';
 import { ERROR_CODES, VeilError, isVeilError } from '../errors';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { spoolWriteError } from '../pipeline/spool';
 import { boundaryOf, parseContentType, readMultipart } from '../http/multipart';
 import type { Role } from './tokens';
 import type { RequestHandler } from 'express';
@@ -136,6 +137,12 @@ function responseBody(
   return body;
 }
 
+/** True when a write failed because the volume is full. */
+function isVolumeFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
 async function removeQuietly(file: string): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch(() => undefined);
 }
@@ -171,8 +178,12 @@ export function stowRouter(
         maxUploadBytes: maxUpload,
       });
     }
-    // Refuse up front (503 / 507) when nothing could be acknowledged now.
-    await deps.intake.checkAccepting();
+    // Refuse up front (503 / 507) when nothing could be acknowledged now (counted: an operator
+    // alerts on refusals for a full spool or a dead Redis).
+    await deps.intake.checkAccepting().catch((err: unknown) => {
+      if (isVeilError(err)) deps.metrics.failures.inc({ code: err.code, stage: 'intake' });
+      throw err;
+    });
 
     const principal = principalOf(res);
     const source = {
@@ -222,7 +233,8 @@ export function stowRouter(
             fail({}, err);
             continue;
           }
-          throw err;
+          // A full spool volume is VEIL_E_SPOOL_FULL (507), not a 500.
+          throw isVolumeFull(err) ? spoolWriteError(err, 'A part could not be spooled.') : err;
         }
         const uids = await peekUids(temp).catch((): PeekedUids => ({}));
         if (
@@ -252,8 +264,13 @@ export function stowRouter(
     }
     if (bodyError !== undefined) {
       res.setHeader('Connection', 'close');
-      // Nothing acknowledged: the whole request failed (400 malformed, 413 too large).
-      if (stored.length === 0) throw bodyError;
+      // Nothing acknowledged: the whole request failed (400 malformed, 413 too large, 507 full).
+      if (stored.length === 0) {
+        if (isVeilError(bodyError, 'VEIL_E_SPOOL_FULL')) {
+          deps.metrics.failures.inc({ code: bodyError.code, stage: 'intake' });
+        }
+        throw bodyError;
+      }
       fail({}, bodyError);
     }
     if (stored.length === 0 && failed.length === 0) {

@@ -6,9 +6,9 @@
 import fs from 'node:fs';
 import { Writable } from 'node:stream';
 import { responses, type association, type requests } from 'dcmjs-dimse';
-import { VeilError, isVeilError } from '../errors';
 import type { AssociationContext } from './association-context';
 import { fileMetaHeader } from '../dicom/file-meta';
+import { spoolWriteError } from '../pipeline/spool';
 import { SpooledDataset } from './raw-dataset';
 
 type PresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -22,15 +22,12 @@ interface StreamState {
 }
 const streams = new WeakMap<Writable, StreamState>();
 
-/** A disk error while spooling is an I/O failure (0xA700, out of resources), not a bug. */
+/**
+ * A disk error while spooling is out of resources (0xA700), not a bug: VEIL_E_SPOOL_FULL when the
+ * volume is full, VEIL_E_IO otherwise.
+ */
 function spoolError(err: unknown): unknown {
-  if (isVeilError(err)) return err;
-  return new VeilError(
-    'VEIL_E_IO',
-    'The instance could not be written to the spool.',
-    {},
-    { cause: err },
-  );
+  return spoolWriteError(err, 'The instance could not be written to the spool.');
 }
 
 /** A sink that swallows the data set of an instance we already know we cannot take. */

@@ -22,6 +22,7 @@ import {
   queuedFileName,
   removeQuietly,
   sortableUniq,
+  spoolWriteError,
 } from './spool';
 
 /** What SpoolIntake needs. */
@@ -111,9 +112,8 @@ export class SpoolIntake implements Intake {
       // Not acknowledged: nothing of it may stay behind to be protected later.
       await removeQuietly(tempPath);
       if (queuedPath) await removeQuietly(queuedPath);
-      const veil = isVeilError(err)
-        ? err
-        : new VeilError('VEIL_E_IO', 'The instance could not be spooled.', {}, { cause: err });
+      // A full volume (ENOSPC at fsync or rename) is VEIL_E_SPOOL_FULL, other errors VEIL_E_IO.
+      const veil = spoolWriteError(err, 'The instance could not be spooled.');
       this.o.metrics?.failures.inc({ code: veil.code, stage: 'intake' });
       throw veil;
     }

@@ -85,6 +85,19 @@ export async function writeFileAtomic(file: string, bytes: Buffer): Promise<void
   }
 }
 
+/**
+ * The VeilError of a failed spool write: a full volume (ENOSPC, or EDQUOT over a quota) is
+ * VEIL_E_SPOOL_FULL (DIMSE 0xA700 Out of Resources, HTTP 507), anything else VEIL_E_IO.
+ */
+export function spoolWriteError(err: unknown, message: string): VeilError {
+  if (err instanceof VeilError) return err;
+  const code = (err as NodeJS.ErrnoException)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new VeilError('VEIL_E_SPOOL_FULL', 'The spool volume is full.', {}, { cause: err });
+  }
+  return new VeilError('VEIL_E_IO', message, {}, { cause: err });
+}
+
 /** Removes a file, ignoring one that is already gone. */
 export async function removeQuietly(file: string): Promise<void> {
   await fs.rm(file, { force: true }).catch(() => undefined);
