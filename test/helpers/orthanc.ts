@@ -30,10 +30,14 @@ export interface RunningOrthanc {
   dicomWebUrl: string;
   dicomPort: number;
   aeTitle: string;
-  /** The process id, for tests that simulate a crash. */
-  pid: number;
+  /** The process id of the running Orthanc, for tests that simulate a crash. */
+  readonly pid: number;
   /** Orthanc's log so far (for failure messages). */
   log(): string;
+  /** SIGKILLs Orthanc (an outage) and waits until it is gone; storage and ports are kept. */
+  crash(): Promise<void>;
+  /** Starts Orthanc again on the same ports and storage; resolves once GET /system answers. */
+  restart(): Promise<void>;
   /** Kills Orthanc and removes its storage; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -93,33 +97,41 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
   const configFile = path.join(dir, 'orthanc.json');
   writeFileSync(configFile, JSON.stringify(config, null, 2));
 
-  const child: ChildProcess = spawn(BINARY, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
-  const keep = (chunk: Buffer) => {
-    log = (log + chunk.toString()).slice(-16384);
+  let child: ChildProcess | undefined;
+  let exit: Promise<void> = Promise.resolve();
+  let exited = true;
+  const spawnOnce = (): void => {
+    const c = spawn(BINARY, [configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keep = (chunk: Buffer) => {
+      log = (log + chunk.toString()).slice(-16384);
+    };
+    c.stdout?.on('data', keep);
+    c.stderr?.on('data', keep);
+    exited = false;
+    exit = once(c, 'exit').then(() => {
+      exited = true;
+    });
+    child = c;
   };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exited = false;
-  const exit = once(child, 'exit').then(() => {
-    exited = true;
-  });
+  const kill = async (signal: NodeJS.Signals): Promise<void> => {
+    if (exited || !child) return;
+    child.kill(signal);
+    const timer = setTimeout(() => child?.kill('SIGKILL'), 10000);
+    await exit;
+    clearTimeout(timer);
+  };
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    if (!exited) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
-      await exit;
-      clearTimeout(timer);
-    }
+    await kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   };
 
   const httpUrl = `http://127.0.0.1:${httpPort}`;
-  try {
+  const started = async (): Promise<void> => {
     for (let attempt = 0; ; attempt++) {
       if (exited) throw new Error(`Orthanc exited during start-up:\n${log}`);
       if (attempt > 300) throw new Error(`Orthanc did not answer within 30 s:\n${log}`);
@@ -127,13 +139,17 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
         const res = await fetch(`${httpUrl}/system`);
         if (res.ok) {
           await res.arrayBuffer();
-          break;
+          return;
         }
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+  };
+  try {
+    spawnOnce();
+    await started();
   } catch (err) {
     await stop();
     throw err;
@@ -143,8 +159,17 @@ export async function startOrthanc(options: OrthancOptions = {}): Promise<Runnin
     dicomWebUrl: `${httpUrl}/dicom-web`,
     dicomPort,
     aeTitle,
-    pid: child.pid ?? -1,
+    get pid() {
+      return child?.pid ?? -1;
+    },
     log: () => log,
+    crash: () => kill('SIGKILL'),
+    restart: async () => {
+      if (stopped) throw new Error('Orthanc was stopped for good');
+      await kill('SIGTERM');
+      spawnOnce();
+      await started();
+    },
     stop,
   };
 }
