@@ -239,6 +239,16 @@ export class SpoolIntake implements Intake {
     await this.queueCall(() => this.o.protectQueue.getJobCounts('waiting'));
   }
 
+  /**
+   * Fails at once while the queue's connection is down (reconnecting), instead of leaving the
+   * sender waiting for the deadline and the command in ioredis's offline queue, which would send it
+   * after the instance was refused.
+   */
+  private async whenConnected(): Promise<void> {
+    const client = await this.o.protectQueue.getBackend().client;
+    if (client.status !== 'ready') throw new Error(`Redis connection is ${client.status}`);
+  }
+
   /** Runs a Redis call with a deadline, so a dead Redis refuses instances instead of hanging. */
   private async queueCall<T>(fn: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
@@ -249,7 +259,7 @@ export class SpoolIntake implements Intake {
       );
     });
     try {
-      return await Promise.race([fn(), deadline]);
+      return await Promise.race([this.whenConnected().then(fn), deadline]);
     } catch (err) {
       if (isVeilError(err)) throw err;
       throw new VeilError(

@@ -143,7 +143,13 @@ for (const outage of OUTAGES) {
         () => (spoolFiles(spoolDir).queued.length === 0 ? true : undefined),
         'an empty spool',
       );
-      const protectedCount = (await gw.deps.metrics.instancesProtected.get()).values[0]?.value;
+      // A job's 'completed' event (which the metric counts) follows its spool file's removal:
+      // wait until no protect job is left, then the count is final.
+      const protectedCount = await eventually(async () => {
+        const c = await gw.deps.queues.protect.getJobCounts('waiting', 'active', 'delayed');
+        const n = (await gw.deps.metrics.instancesProtected.get()).values[0]?.value ?? 0;
+        return c.waiting + c.active + c.delayed === 0 && n >= acknowledged.length ? n : undefined;
+      }, 'every protect job finished');
       assert.equal(protectedCount, acknowledged.length, 'each instance protected exactly once');
       assert.equal(gw.deps.catalogue.counts().archived, acknowledged.length);
     });
