@@ -6,6 +6,7 @@
 import { setImmediate as yieldToIo } from 'node:timers/promises';
 import { Dataset, responses, type requests } from 'dcmjs-dimse';
 import type { AssociationContext, OperationChannel } from './association-context';
+import { assertIdentifierUids } from './identifier-uids';
 import { parseFindIdentifier, responseIdentifier, type ParsedFind } from './query-identifier';
 import type { InformationModel } from './sop-classes';
 
@@ -31,6 +32,7 @@ export async function handleFind(
   };
   let parsed: ParsedFind | undefined;
   try {
+    assertIdentifierUids(request.getDataset());
     parsed = parseFindIdentifier(request.getDataset()?.getElements() ?? {}, model);
     const rows = ctx.deps.catalogue.query(parsed.query);
     let sent = 0;

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { Dataset, responses, type requests } from 'dcmjs-dimse';
 import type { InstanceRef } from '../archive/archive';
 import type { AssociationContext, OperationChannel } from './association-context';
+import { assertIdentifierUids } from './identifier-uids';
 import { outgoingInstance, type OutgoingInstance } from './raw-dataset';
 import { instancesToRetrieve } from './retrieve-scope';
 import type { InformationModel } from './sop-classes';
@@ -78,6 +79,7 @@ export async function handleRetrieve(
   };
   try {
     precheck();
+    assertIdentifierUids(request.getDataset());
     const elements = request.getDataset()?.getElements() ?? {};
     const records = instancesToRetrieve(ctx.deps.catalogue, elements, model);
     studies = [...new Set(records.map((r) => r.studyInstanceUID))];

@@ -1,0 +1,73 @@
+/**
+ * UID keys of C-FIND / C-MOVE / C-GET identifiers checked as the peer sent them. dcmjs reads UI
+ * values keeping only digits and dots, so `abc` arrives as an empty key (universal matching: every
+ * study) and `/tmp/x12` as `12`. Veil keeps the identifier's received bytes and checks each UI
+ * element there: a value that is not a UID (or a backslash list of UIDs, PS3.4 C.2.2.2.2) is
+ * refused with VEIL_E_UID_INVALID instead of being matched in its stripped form.
+ */
+import { Dataset } from 'dcmjs-dimse';
+import { isUid } from '../archive/archive';
+import { type DataSet, TransferSyntax } from '../dicom';
+import { readDataSet } from '../dicom/read-data-set';
+import { VeilError, isVeilError } from '../errors';
+
+/** The bytes each dcmjs-dimse Dataset was read from, for data sets received from a peer. */
+const received = new WeakMap<object, { bytes: Buffer; transferSyntaxUID: string }>();
+
+interface DatasetInternals {
+  _fromElementsBuffer(bytes: Buffer, transferSyntaxUID: string, ...rest: unknown[]): unknown;
+}
+
+// dcmjs-dimse builds every received data set through this method; wrap it once to keep the bytes.
+const proto = Dataset.prototype as unknown as DatasetInternals;
+const original = proto._fromElementsBuffer;
+if (typeof original === 'function' && !(original as { veilWrapped?: boolean }).veilWrapped) {
+  const wrapped = function (
+    this: object,
+    bytes: Buffer,
+    transferSyntaxUID: string,
+    ...rest: unknown[]
+  ): unknown {
+    received.set(this, { bytes, transferSyntaxUID });
+    return original.call(this, bytes, transferSyntaxUID, ...rest);
+  };
+  (wrapped as { veilWrapped?: boolean }).veilWrapped = true;
+  proto._fromElementsBuffer = wrapped;
+}
+
+/**
+ * Throws VEIL_E_UID_INVALID when a top-level UI element of the received identifier holds anything
+ * but empty, a UID, or a backslash list of UIDs. A data set not received from a peer passes.
+ */
+export function assertIdentifierUids(dataset: object | undefined): void {
+  const raw = dataset === undefined ? undefined : received.get(dataset);
+  if (raw === undefined) return;
+  let parsed: DataSet;
+  try {
+    parsed = readDataSet(raw.bytes, 0, {
+      implicit: raw.transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian,
+      bigEndian: raw.transferSyntaxUID === TransferSyntax.ExplicitVRBigEndian,
+      maxSequenceDepth: 32,
+      dropGroupLengths: true,
+    });
+  } catch (err) {
+    if (isVeilError(err)) throw err;
+    throw new VeilError(
+      'VEIL_E_DICOM_MALFORMED',
+      'The identifier cannot be read.',
+      {},
+      { cause: err },
+    );
+  }
+  for (const tag of parsed.tags()) {
+    if (parsed.get(tag)?.vr !== 'UI') continue;
+    const text = (parsed.string(tag) ?? '').replace(/[\0 ]+$/, '');
+    if (text === '') continue;
+    if (!text.split('\\').every(isUid)) {
+      throw new VeilError(
+        'VEIL_E_UID_INVALID',
+        'An identifier key holds a value that is not a UID.',
+      );
+    }
+  }
+}
