@@ -53,41 +53,24 @@ export function failureReasonOf(err: unknown): number {
   return listed.includes(dimse) ? dimse : StowFailure.ProcessingFailure;
 }
 
-/** Counts request bytes and fails the stream once http.maxUploadBytes is passed. */
-function byteLimit(max: number): Transform {
+/**
+ * Passes bytes through and fails the stream once more than `max` have passed, naming the config
+ * key: http.maxUploadBytes (the whole request) or http.maxInstanceBytes (one part alone fails).
+ */
+function sizeLimit(max: number, key: 'maxUploadBytes' | 'maxInstanceBytes'): Transform {
+  const what = key === 'maxUploadBytes' ? 'The request body' : 'An instance';
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
       if (seen > max)
-        done(
-          new VeilError('VEIL_E_HTTP_TOO_LARGE', 'The request body exceeds http.maxUploadBytes', {
-            maxUploadBytes: max,
-          }),
-        );
+        done(new VeilError('VEIL_E_HTTP_TOO_LARGE', `${what} exceeds http.${key}`, { [key]: max }));
       else done(null, chunk);
     },
   });
 }
 
-/** Fails one part's stream once http.maxInstanceBytes is passed (that part alone fails). */
-function instanceLimit(max: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      if (seen > max)
-        done(
-          new VeilError('VEIL_E_HTTP_TOO_LARGE', 'An instance exceeds http.maxInstanceBytes', {
-            maxInstanceBytes: max,
-          }),
-        );
-      else done(null, chunk);
-    },
-  });
-}
-
-/** True for the error of instanceLimit (not the whole-request limit, which ends the request). */
+/** True for a part over http.maxInstanceBytes (not the whole-request limit, which ends the request). */
 const isInstanceTooLarge = (err: unknown): boolean =>
   isVeilError(err, 'VEIL_E_HTTP_TOO_LARGE') && err.details.maxInstanceBytes !== undefined;
 
@@ -201,7 +184,7 @@ export function stowRouter(
       failed.push({ uids, reason: failureReasonOf(err), code });
     };
 
-    const body: Readable = req.pipe(byteLimit(maxUpload));
+    const body: Readable = req.pipe(sizeLimit(maxUpload, 'maxUploadBytes'));
     req.on('error', (err) => body.destroy(err));
     let bodyError: unknown;
     try {
@@ -221,7 +204,7 @@ export function stowRouter(
         const temp = deps.intake.tempPath();
         const file = fs.createWriteStream(temp, { flags: 'wx' });
         try {
-          await pipeline(part.body, instanceLimit(maxInstance), file);
+          await pipeline(part.body, sizeLimit(maxInstance, 'maxInstanceBytes'), file);
         } catch (err) {
           // The open may still be in flight when the part fails: removing before the stream has
           // closed would leave the file it is about to create behind.
