@@ -13,17 +13,14 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { log as dimseLog } from 'dcmjs-dimse';
-import { hashToken } from '../../src/api/tokens';
-import { CONFIG_DIR } from '../../src/cli/settings';
 import { Tags, diffDataSets, parsePart10 } from '../../src/dicom';
-import { silentLogger } from '../../src/log';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
-import { type Gateway, startGateway } from '../../src/pipeline/gateway';
+import type { Gateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
-import { eventually, startTestRedis, testConfig, uniqueNaming } from '../pipeline/harness';
+import { eventually, startTestRedis } from '../pipeline/harness';
 import {
   filesystemCensus,
   indexRows,
@@ -33,8 +30,8 @@ import {
   wadoStudy,
 } from './census';
 import { storescu, variant } from './fault-tools';
+import { WORKSTATION_TOKEN, startFaultGateway } from './gateway-fixture';
 
-const TOKEN = 'duplicates-workstation';
 const SLICES = 4;
 const ROUNDS = 3;
 
@@ -79,23 +76,11 @@ function duplicatesSuite(kind: 'dicomweb' | 'filesystem'): void {
       tmp = tempDir(`veil-fault-duplicates-${kind}-`);
       redis = await startTestRedis(tmp.dir);
       if (kind === 'dicomweb') orthanc = await startOrthanc();
-      const config = testConfig(path.join(tmp.dir, 'data'), {
+      gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
         VEIL_REDIS__URL: redis.url,
-        VEIL_HTTP__HOST: '127.0.0.1',
-        VEIL_HTTP__PORT: '0',
-        VEIL_DIMSE__HOST: '127.0.0.1',
-        VEIL_DIMSE__PORT: String(await freePort()),
-        VEIL_WORKERS__PROCESSES: '1',
-        VEIL_WORKERS__CONCURRENCY: '2',
-        VEIL_HTTP__TOKENS: `viewer:workstation:${hashToken(TOKEN)}`,
         ...(orthanc
           ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
           : {}),
-      });
-      gateway = await startGateway(config, silentLogger, {
-        configDir: CONFIG_DIR,
-        naming: uniqueNaming(),
-        notice: () => undefined,
       });
     });
     after(async () => {
@@ -144,7 +129,7 @@ function duplicatesSuite(kind: 'dicomweb' | 'filesystem'): void {
       for (const [sop, n] of census.copies) assert.equal(n, 1, `${sop} archived ${n} times`);
       const rows = indexRows(config.index.file);
       for (const sop of sops) assert.deepEqual(rows.get(sop), ['archived'], 'one index row');
-      const revealed = await wadoStudy(gateway.httpPort, TOKEN, studyUID);
+      const revealed = await wadoStudy(gateway.httpPort, WORKSTATION_TOKEN, studyUID);
       const out = new Map<string, Buffer>();
       for (const sop of sops) {
         assert.equal(revealed.get(sop)?.length, 1, 'one instance per SOP over WADO-RS');

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { parsePart10, Tags } from '../../src/dicom';
 import { freePort } from '../helpers/orthanc';
 import { eventually } from '../pipeline/harness';
+import { storescu as storescuRun, storeStatuses } from './gateway-fixture';
 
 const ROOT = path.join(__dirname, '..', '..');
 /** The `veil` command of this checkout. */
@@ -153,21 +154,10 @@ export async function spawnServe(o: {
  * Runs storescu on `files` (one association) and resolves with the number of successful C-STORE
  * responses it printed: what the sender saw acknowledged. Rejects when storescu fails.
  */
-export function storescu(port: number, files: string[], aet = 'VEIL'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('storescu', ['-v', '-aec', aet, '127.0.0.1', String(port), ...files], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) =>
-      code === 0
-        ? resolve(out.match(/Received Store Response \(Success\)/g)?.length ?? 0)
-        : reject(new Error(`storescu exited ${code}: ${out}`)),
-    );
-  });
+export async function storescu(port: number, files: string[]): Promise<number> {
+  const run = await storescuRun(port, files);
+  if (run.code !== 0) throw new Error(`storescu exited ${run.code}: ${run.output}`);
+  return storeStatuses(run.output).filter((status) => status === 'Success').length;
 }
 
 /**

@@ -4,7 +4,7 @@
  * what was acknowledged instead of throwing, and looks into the spool and the index.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hashToken } from '../../src/api/tokens';
 import { CONFIG_DIR } from '../../src/cli/settings';
@@ -13,6 +13,7 @@ import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { sopOf, stowBody } from '../e2e/e2e-tools';
 import { eventually, testConfig } from '../pipeline/harness';
+import { spoolFiles as filesIn } from './census';
 
 /** The modality token of every fault gateway. */
 export const MODALITY_TOKEN = 'faults-modality-token';
@@ -136,14 +137,7 @@ export async function readyz(httpPort: number): Promise<{ status: number; failin
 
 /** Files in the spool's incoming/ and queued/ folders (what is half-written or waiting). */
 export function spoolFiles(spoolDir: string): { incoming: string[]; queued: string[] } {
-  const list = (sub: string): string[] => {
-    try {
-      return readdirSync(path.join(spoolDir, sub));
-    } catch {
-      return [];
-    }
-  };
-  return { incoming: list('incoming'), queued: list('queued') };
+  return { incoming: filesIn(spoolDir, 'incoming'), queued: filesIn(spoolDir, 'queued') };
 }
 
 /** Waits until the index says every one of `sops` is archived (bounded). */

@@ -8,12 +8,10 @@
  * nothing is left in spool queued/ and no protect job failed.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { hashToken } from '../../src/api/tokens';
 import { Tags, parsePart10 } from '../../src/dicom';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
-import { generateCtSeries } from '../../samples/generate';
 import { assertSameDataSet, sopOf } from '../e2e/e2e-tools';
 import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
@@ -29,6 +27,7 @@ import {
   spawnServe,
   storescu,
 } from './fault-tools';
+import { writeSeries } from './gateway-fixture';
 
 const TOKEN = 'gateway-kill-workstation';
 const SLICES = 20;
@@ -88,17 +87,12 @@ function gatewayKillSuite(redisKind: 'external' | 'embedded'): void {
           ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
           : {}),
       };
-      const series = generateCtSeries({ slices: SLICES, rows: 512, columns: 512, seed: 606 });
+      const pushed = writeSeries(path.join(tmp.dir, 'push'), 606, SLICES, 512);
+      const files = pushed.files;
+      const series = [...pushed.bytes.values()];
       const studyUID = parsePart10(series[0]!, { stopAtPixelData: true }).dataset.string(
         Tags.StudyInstanceUID,
       )!;
-      const pushDir = path.join(tmp.dir, 'push');
-      mkdirSync(pushDir);
-      const files = series.map((bytes, i) => {
-        const file = path.join(pushDir, `ct${i}.dcm`);
-        writeFileSync(file, bytes);
-        return file;
-      });
       const sops = series.map(sopOf);
 
       const first = await spawnServe({ dataDir, cwd: tmp.dir, env });

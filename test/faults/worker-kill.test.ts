@@ -7,21 +7,17 @@
  * original, with nothing failed, nothing left in the spool and no process of the pool left over.
  */
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { log as dimseLog } from 'dcmjs-dimse';
-import { hashToken } from '../../src/api/tokens';
-import { CONFIG_DIR } from '../../src/cli/settings';
 import { Tags, parsePart10 } from '../../src/dicom';
-import { silentLogger } from '../../src/log';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
-import { type Gateway, startGateway } from '../../src/pipeline/gateway';
+import type { Gateway } from '../../src/pipeline/gateway';
 import { protectJobId } from '../../src/pipeline/jobs';
-import { generateCtSeries } from '../../samples/generate';
 import { assertSameDataSet, sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
-import { eventually, startTestRedis, testConfig, uniqueNaming } from '../pipeline/harness';
+import { eventually, startTestRedis } from '../pipeline/harness';
 import {
   type ArchiveCensus,
   filesystemCensus,
@@ -39,8 +35,8 @@ import {
   sandboxChildren,
   storescu,
 } from './fault-tools';
+import { WORKSTATION_TOKEN, startFaultGateway, writeSeries } from './gateway-fixture';
 
-const TOKEN = 'worker-kill-workstation';
 const SLICES = 30;
 /**
  * Strikes of "SIGKILL every sandbox child while a protect job is active": twice when the children
@@ -74,23 +70,11 @@ function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
       const archive: Record<string, string> = orthanc
         ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
         : {};
-      const config = testConfig(path.join(tmp.dir, 'data'), {
+      gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
         VEIL_REDIS__URL: redis.url,
-        VEIL_HTTP__HOST: '127.0.0.1',
-        VEIL_HTTP__PORT: '0',
-        VEIL_DIMSE__HOST: '127.0.0.1',
-        VEIL_DIMSE__PORT: String(await freePort()),
-        VEIL_WORKERS__PROCESSES: '1',
-        VEIL_WORKERS__CONCURRENCY: '2',
         // The default attempts: each kill costs the job it strikes one attempt.
         VEIL_JOBS__ATTEMPTS: '8',
-        VEIL_HTTP__TOKENS: `viewer:workstation:${hashToken(TOKEN)}`,
         ...archive,
-      });
-      gateway = await startGateway(config, silentLogger, {
-        configDir: CONFIG_DIR,
-        naming: uniqueNaming(),
-        notice: () => undefined,
       });
     });
     after(async () => {
@@ -111,17 +95,12 @@ function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
     it('archives every acknowledged instance exactly once, revealed to the original, after protect children are SIGKILLed mid-job', async () => {
       const g = gateway!;
       const { config } = g.deps;
-      const series = generateCtSeries({ slices: SLICES, rows: 512, columns: 512, seed: 505 });
+      const pushed512 = writeSeries(path.join(tmp.dir, 'push'), 505, SLICES, 512);
+      const files = pushed512.files;
+      const series = [...pushed512.bytes.values()];
       const studyUID = parsePart10(series[0]!, { stopAtPixelData: true }).dataset.string(
         Tags.StudyInstanceUID,
       )!;
-      const pushDir = path.join(tmp.dir, 'push');
-      mkdirSync(pushDir);
-      const files = series.map((bytes, i) => {
-        const file = path.join(pushDir, `ct${i}.dcm`);
-        writeFileSync(file, bytes);
-        return file;
-      });
 
       const pushed = storescu(g.dimsePort, files);
       let pushDone = false;
@@ -213,7 +192,7 @@ function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
       assert.deepEqual(spoolFiles(config.spool.dir, 'queued'), [], 'spool queued/ is empty');
       assert.deepEqual(spoolFiles(config.spool.dir, 'failed'), [], 'spool failed/ is empty');
 
-      const revealed = await wadoStudy(g.httpPort, TOKEN, studyUID);
+      const revealed = await wadoStudy(g.httpPort, WORKSTATION_TOKEN, studyUID);
       assert.equal(revealed.size, SLICES);
       for (const bytes of series) {
         const got = revealed.get(sopOf(bytes));
