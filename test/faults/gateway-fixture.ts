@@ -3,6 +3,7 @@
  * sandboxed worker children) on free loopback ports, DCMTK storescu and STOW-RS pushes that report
  * what was acknowledged instead of throwing, and looks into the spool and the index.
  */
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -126,6 +127,28 @@ export async function stow(httpPort: number, instances: Buffer[]): Promise<StowR
     body: stowBody(instances, boundary),
   });
   return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+/**
+ * Sends `stowed` in one STOW-RS request and `stored` by storescu (-nh: it goes on after a refusal),
+ * and asserts both doors refused every instance: HTTP `status` with `code` in the body, and a
+ * C-STORE-RSP Out of Resources (0xA700) for each file.
+ */
+export async function assertRefusedAtBothDoors(
+  gateway: Gateway,
+  stowed: Buffer[],
+  stored: string[],
+  expected: { status: number; code: string },
+): Promise<void> {
+  const http = await stow(gateway.httpPort, stowed);
+  assert.equal(http.status, expected.status, http.body);
+  assert.match(http.body, new RegExp(expected.code));
+  const dimse = await storescu(gateway.dimsePort, stored, ['-nh']);
+  assert.deepEqual(
+    storeStatuses(dimse.output),
+    stored.map(() => 'Refused: OutOfResources'),
+    dimse.output,
+  );
 }
 
 /** GET /readyz: status and the names of failing checks. */

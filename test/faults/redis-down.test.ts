@@ -18,6 +18,7 @@ import { freePort } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually } from '../pipeline/harness';
 import {
+  assertRefusedAtBothDoors,
   readyz,
   spoolFiles,
   startFaultGateway,
@@ -104,17 +105,12 @@ for (const outage of OUTAGES) {
         return r.status === 503 && r.failing.includes('redis') ? r : undefined;
       }, '/readyz naming redis');
       assert.deepEqual(down.failing, ['redis']);
-      const refusedStow = await stow(gw.httpPort, [...during.bytes.values()].slice(0, 2));
-      assert.equal(refusedStow.status, 503, refusedStow.body);
-      assert.match(refusedStow.body, /VEIL_E_QUEUE_UNAVAILABLE/);
-      // -nh: storescu goes on after a refusal, so both instances are answered.
-      const refusedDimse = await storescu(gw.dimsePort, during.files.slice(2), ['-nh']);
-      assert.deepEqual(
-        storeStatuses(refusedDimse.output),
-        ['Refused: OutOfResources', 'Refused: OutOfResources'],
-        refusedDimse.output,
+      await assertRefusedAtBothDoors(
+        gw,
+        [...during.bytes.values()].slice(0, 2),
+        during.files.slice(2),
+        { status: 503, code: 'VEIL_E_QUEUE_UNAVAILABLE' },
       );
-      assert.match(refusedDimse.output, /Status: 0xa700|OutOfResources/i);
       const spool = spoolFiles(spoolDir);
       assert.deepEqual(spool.incoming, [], 'no half-written file of a refused instance');
       assert.equal(spool.queued.length, 6, 'only the acknowledged instances are spooled');

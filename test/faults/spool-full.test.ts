@@ -17,6 +17,7 @@ import { sopOf } from '../e2e/e2e-tools';
 import { tempDir } from '../helpers/tools';
 import { eventually } from '../pipeline/harness';
 import {
+  assertRefusedAtBothDoors,
   readyz,
   spoolFiles,
   startFaultGateway,
@@ -117,14 +118,14 @@ describe('faults/spool-full: free space below spool.minFreeBytes (tmpfs spool, s
     const ready = await readyz(gw.httpPort);
     assert.equal(ready.status, 503);
     assert.deepEqual(ready.failing, ['spool']);
-    const refusedStow = await stow(gw.httpPort, [...refused.bytes.values()].slice(0, 2));
-    assert.equal(refusedStow.status, 507, refusedStow.body);
-    assert.match(refusedStow.body, /VEIL_E_SPOOL_FULL/);
-    const refusedDimse = await storescu(gw.dimsePort, refused.files.slice(2), ['-nh']);
-    assert.deepEqual(
-      storeStatuses(refusedDimse.output),
-      ['Refused: OutOfResources', 'Refused: OutOfResources'],
-      refusedDimse.output,
+    await assertRefusedAtBothDoors(
+      gw,
+      [...refused.bytes.values()].slice(0, 2),
+      refused.files.slice(2),
+      {
+        status: 507,
+        code: 'VEIL_E_SPOOL_FULL',
+      },
     );
     assert.ok((await failuresWith(gw, 'VEIL_E_SPOOL_FULL')) >= 3);
     assertNothingOf(f.spool, refused.bytes.keys());
