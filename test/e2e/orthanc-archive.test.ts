@@ -19,7 +19,7 @@ import { generateCtSeries } from '../../samples/generate';
 import { assertSameInstance } from '../helpers/compare';
 import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
-import { eventually, testConfig } from '../pipeline/harness';
+import { testConfig, waitArchived } from '../pipeline/harness';
 import {
   assertSameDataSet,
   dcmtk,
@@ -123,18 +123,6 @@ function orthancArchiveSuite(kind: 'dicomweb' | 'dimse'): void {
       tmp?.cleanup();
     });
 
-    async function waitArchived(sops: Iterable<string>): Promise<void> {
-      const wanted = [...sops];
-      await eventually(
-        () =>
-          wanted.every((sop) => gateway.deps.catalogue.get(sop)?.state === 'archived')
-            ? true
-            : undefined,
-        `${wanted.length} archived instances`,
-        240_000,
-      );
-    }
-
     it('archives a CT study and the samples pushed by storescu', async () => {
       const inDir = path.join(tmp.dir, 'push');
       mkdirSync(inDir);
@@ -154,7 +142,7 @@ function orthancArchiveSuite(kind: 'dicomweb' | 'dimse'): void {
       }
       assert.equal(pushed.size, files.length, 'distinct SOP Instance UIDs');
       await dcmtk('storescu', ['-aec', 'VEIL', '127.0.0.1', String(gateway.dimsePort), ...files]);
-      await waitArchived(pushed.keys());
+      await waitArchived(gateway, pushed.keys());
     });
 
     it('leaves in Orthanc exactly the pushed instances, protected: no names, noise pixels, identity removed', async () => {
@@ -290,7 +278,7 @@ function orthancArchiveSuite(kind: 'dicomweb' | 'dimse'): void {
       });
       assert.equal(stored.status, 200, await stored.clone().text());
       pushed.set(sop, extra);
-      await waitArchived([sop]);
+      await waitArchived(gateway, [sop]);
       const held = await orthancInstances(orthanc.httpUrl);
       const inOrthanc = held.find((h) => h.tags.SOPInstanceUID === sop);
       assert.ok(inOrthanc, 'the STOW instance reached Orthanc');

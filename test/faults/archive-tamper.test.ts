@@ -31,7 +31,7 @@ import {
 } from '../e2e/e2e-tools';
 import { type RunningOrthanc, freePort, replaceInOrthanc, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
-import { eventually, testConfig } from '../pipeline/harness';
+import { eventually, testConfig, waitArchived } from '../pipeline/harness';
 
 const WORKSTATION = 'tamper-workstation-token';
 /** (0008,103E) Series Description: a header element outside the stego fields. */
@@ -160,7 +160,10 @@ function tamperSuite(kind: Kind, alterations: Alteration[]): void {
         });
       });
       await push(files);
-      await waitArchived([...studies.values()].flatMap((s) => s.refs.map((r) => r.sopInstanceUID)));
+      await waitArchived(
+        gateway,
+        [...studies.values()].flatMap((s) => s.refs.map((r) => r.sopInstanceUID)),
+      );
     });
     after(async () => {
       await stopChild(storescp);
@@ -178,15 +181,6 @@ function tamperSuite(kind: Kind, alterations: Alteration[]): void {
         ...files,
       ]);
       assert.equal(run.status, 0, run.stderr);
-    }
-
-    async function waitArchived(sops: string[]): Promise<void> {
-      await eventually(
-        () =>
-          sops.every((s) => gateway.deps.catalogue.get(s)?.state === 'archived') ? true : undefined,
-        `${sops.length} archived instances`,
-        240_000,
-      );
     }
 
     /** Writes `bytes` into the archive in place of the instance, as someone with archive access would. */

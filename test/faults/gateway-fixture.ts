@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { sopOf, stowBody } from '../e2e/e2e-tools';
-import { eventually, testConfig } from '../pipeline/harness';
+import { testConfig } from '../pipeline/harness';
 import { spoolFiles as filesIn } from './census';
 
 /** The modality token of every fault gateway. */
@@ -163,19 +163,4 @@ export function spoolFiles(spoolDir: string): { incoming: string[]; queued: stri
   return { incoming: filesIn(spoolDir, 'incoming'), queued: filesIn(spoolDir, 'queued') };
 }
 
-/** Waits until the index says every one of `sops` is archived (bounded). */
-export async function waitArchived(
-  gateway: Gateway,
-  sops: Iterable<string>,
-  limitMs = 240_000,
-): Promise<void> {
-  const wanted = [...sops];
-  await eventually(
-    () =>
-      wanted.every((sop) => gateway.deps.catalogue.get(sop)?.state === 'archived')
-        ? true
-        : undefined,
-    `${wanted.length} archived instances`,
-    limitMs,
-  );
-}
+export { waitArchived } from '../pipeline/harness';

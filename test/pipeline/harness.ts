@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { type VeilConfig, loadConfig } from '../../src/config';
 import { type EmbeddedRedis, startEmbeddedRedis } from '../../src/pipeline/embedded-redis';
+import type { Catalogue } from '../../src/index/catalogue';
 import type { QueueNaming } from '../../src/pipeline/queues';
 import { CONFIG_DIR } from '../../src/cli/settings';
 
@@ -57,4 +58,21 @@ export async function eventually<T>(
     if (Date.now() > until) throw new Error(`gave up waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+/** Waits until the gateway's index says every one of `sops` is archived (bounded). */
+export async function waitArchived(
+  gateway: { deps: { catalogue: Catalogue } },
+  sops: Iterable<string>,
+  limitMs = 240_000,
+): Promise<void> {
+  const wanted = [...sops];
+  await eventually(
+    () =>
+      wanted.every((sop) => gateway.deps.catalogue.get(sop)?.state === 'archived')
+        ? true
+        : undefined,
+    `${wanted.length} archived instances`,
+    limitMs,
+  );
 }
