@@ -19,7 +19,13 @@ import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { runAsync } from '../dimse/harness';
 import { assertSameDataSet, multipartParts, sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, freePort, replaceInOrthanc, startOrthanc } from '../helpers/orthanc';
+import {
+  type RunningOrthanc,
+  freePort,
+  replaceInOrthanc,
+  orthancArchiveSettings,
+  startOrthanc,
+} from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, testConfig } from '../pipeline/harness';
 
@@ -78,10 +84,7 @@ function catalogueSuite(kind: 'filesystem' | 'dicomweb'): void {
       data = path.join(tmp.dir, 'data');
       if (kind === 'dicomweb') {
         orthanc = await startOrthanc();
-        archiveEnv = {
-          VEIL_ARCHIVE__KIND: 'dicomweb',
-          VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl,
-        };
+        archiveEnv = orthancArchiveSettings(orthanc);
       }
       const config = testConfig(data, {
         VEIL_HTTP__HOST: '127.0.0.1',

@@ -17,7 +17,12 @@ import { silentLogger } from '../../src/log';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { assertSameInstance } from '../helpers/compare';
-import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
+import {
+  type RunningOrthanc,
+  freePort,
+  orthancArchiveSettings,
+  startOrthanc,
+} from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { testConfig, waitArchived } from '../pipeline/harness';
 import {
@@ -36,24 +41,6 @@ const TOKENS = { modality: 'orthanc-e2e-modality', workstation: 'orthanc-e2e-wor
 const SAMPLES_DIR = path.join(__dirname, '..', '..', 'samples');
 const CT_SLICES = 6;
 const CT_PATIENT = { name: 'ORTHANC^EVE', id: 'VEIL-ORTHANC-E2E' };
-
-/** Archive settings (as environment overrides) pointing the gateway at the test's Orthanc. */
-type ArchiveSettings = (orthanc: RunningOrthanc) => Record<string, string>;
-
-const ARCHIVES: Record<'dicomweb' | 'dimse', ArchiveSettings> = {
-  dicomweb: (orthanc) => ({
-    VEIL_ARCHIVE__KIND: 'dicomweb',
-    VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl,
-  }),
-  dimse: (orthanc) => ({
-    VEIL_ARCHIVE__KIND: 'dimse',
-    VEIL_ARCHIVE__DIMSE__AE_TITLE: orthanc.aeTitle,
-    VEIL_ARCHIVE__DIMSE__HOST: '127.0.0.1',
-    VEIL_ARCHIVE__DIMSE__PORT: String(orthanc.dicomPort),
-    VEIL_ARCHIVE__DIMSE__CALLING_AE_TITLE: 'VEIL',
-    VEIL_ARCHIVE__DIMSE__RETRIEVE: 'cget',
-  }),
-};
 
 function headerOf(bytes: Buffer) {
   return parsePart10(bytes, { stopAtPixelData: true }).dataset;
@@ -108,7 +95,7 @@ function orthancArchiveSuite(kind: 'dicomweb' | 'dimse'): void {
           `pacs:modality:${hashToken(TOKENS.modality)}`,
           `viewer:workstation:${hashToken(TOKENS.workstation)}`,
         ].join(','),
-        ...ARCHIVES[kind](orthanc),
+        ...orthancArchiveSettings(orthanc, kind),
       });
       gateway = await startGateway(config, silentLogger, {
         configDir: CONFIG_DIR,

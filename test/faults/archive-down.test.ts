@@ -12,7 +12,7 @@ import { Tags, parsePart10 } from '../../src/dicom';
 import type { Gateway } from '../../src/pipeline/gateway';
 import { protectJobId } from '../../src/pipeline/jobs';
 import { assertSameDataSet, multipartParts, orthancInstances, sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, orthancArchiveSettings, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually } from '../pipeline/harness';
 import {
@@ -39,8 +39,7 @@ describe('faults/archive-down: Orthanc (DICOMweb archive) killed during ingest a
     orthanc = await startOrthanc();
     // Exponential backoff from 1 s over 8 attempts spans ~2 minutes: the outage fits in it.
     gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
-      VEIL_ARCHIVE__KIND: 'dicomweb',
-      VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl,
+      ...orthancArchiveSettings(orthanc),
       VEIL_JOBS__ATTEMPTS: '8',
       VEIL_JOBS__BACKOFF_MS: '1000',
     });

@@ -29,7 +29,13 @@ import {
   startStorescp,
   stopChild,
 } from '../e2e/e2e-tools';
-import { type RunningOrthanc, freePort, replaceInOrthanc, startOrthanc } from '../helpers/orthanc';
+import {
+  type RunningOrthanc,
+  freePort,
+  replaceInOrthanc,
+  orthancArchiveSettings,
+  startOrthanc,
+} from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, testConfig, waitArchived } from '../pipeline/harness';
 
@@ -113,19 +119,7 @@ function tamperSuite(kind: Kind, alterations: Alteration[]): void {
           await orthanc.stop();
           continue;
         }
-        Object.assign(
-          archive,
-          kind === 'dicomweb'
-            ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
-            : {
-                VEIL_ARCHIVE__KIND: 'dimse',
-                VEIL_ARCHIVE__DIMSE__AE_TITLE: orthanc.aeTitle,
-                VEIL_ARCHIVE__DIMSE__HOST: '127.0.0.1',
-                VEIL_ARCHIVE__DIMSE__PORT: String(orthanc.dicomPort),
-                VEIL_ARCHIVE__DIMSE__CALLING_AE_TITLE: 'VEIL',
-                VEIL_ARCHIVE__DIMSE__RETRIEVE: 'cget',
-              },
-        );
+        Object.assign(archive, orthancArchiveSettings(orthanc, kind));
         break;
       }
       const config = testConfig(path.join(tmp.dir, 'data'), {

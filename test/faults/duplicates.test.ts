@@ -18,7 +18,7 @@ import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
 import type { Gateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, orthancArchiveSettings, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, startTestRedis } from '../pipeline/harness';
 import {
@@ -78,9 +78,7 @@ function duplicatesSuite(kind: 'dicomweb' | 'filesystem'): void {
       if (kind === 'dicomweb') orthanc = await startOrthanc();
       gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
         VEIL_REDIS__URL: redis.url,
-        ...(orthanc
-          ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
-          : {}),
+        ...(orthanc ? orthancArchiveSettings(orthanc) : {}),
       });
     });
     after(async () => {

@@ -13,7 +13,7 @@ import { hashToken } from '../../src/api/tokens';
 import { Tags, parsePart10 } from '../../src/dicom';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
 import { assertSameDataSet, sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, orthancArchiveSettings, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, startTestRedis } from '../pipeline/harness';
 import { filesystemCensus, indexRows, orthancCensus, spoolFiles, wadoStudy } from './census';
@@ -83,9 +83,7 @@ function gatewayKillSuite(redisKind: 'external' | 'embedded'): void {
         VEIL_WORKERS__PROCESSES: '1',
         VEIL_WORKERS__CONCURRENCY: '2',
         ...(redis ? { VEIL_REDIS__URL: redis.url } : {}),
-        ...(orthanc
-          ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
-          : {}),
+        ...(orthanc ? orthancArchiveSettings(orthanc) : {}),
       };
       const pushed = writeSeries(path.join(tmp.dir, 'push'), 606, SLICES, 512);
       const files = pushed.files;

@@ -15,7 +15,7 @@ import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
 import type { Gateway } from '../../src/pipeline/gateway';
 import { protectJobId } from '../../src/pipeline/jobs';
 import { assertSameDataSet, sopOf } from '../e2e/e2e-tools';
-import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
+import { type RunningOrthanc, orthancArchiveSettings, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
 import { eventually, startTestRedis } from '../pipeline/harness';
 import {
@@ -67,9 +67,7 @@ function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
       tmp = tempDir(`veil-fault-worker-kill-${kind}-`);
       redis = await startTestRedis(tmp.dir);
       if (kind === 'dicomweb') orthanc = await startOrthanc();
-      const archive: Record<string, string> = orthanc
-        ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
-        : {};
+      const archive: Record<string, string> = orthanc ? orthancArchiveSettings(orthanc) : {};
       gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
         VEIL_REDIS__URL: redis.url,
         // The default attempts: each kill costs the job it strikes one attempt.

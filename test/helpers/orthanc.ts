@@ -195,3 +195,20 @@ export async function replaceInOrthanc(
   const posted = await fetch(`${orthanc.httpUrl}/instances`, { method: 'POST', body: bytes });
   if (posted.status !== 200) throw new Error(`Orthanc POST /instances: ${await posted.text()}`);
 }
+
+/** Veil's configuration (as VEIL_* overrides) storing into this Orthanc over DICOMweb or DIMSE. */
+export function orthancArchiveSettings(
+  orthanc: Pick<RunningOrthanc, 'dicomWebUrl' | 'aeTitle' | 'dicomPort'>,
+  kind: 'dicomweb' | 'dimse' = 'dicomweb',
+): Record<string, string> {
+  return kind === 'dicomweb'
+    ? { VEIL_ARCHIVE__KIND: 'dicomweb', VEIL_ARCHIVE__DICOMWEB__URL: orthanc.dicomWebUrl }
+    : {
+        VEIL_ARCHIVE__KIND: 'dimse',
+        VEIL_ARCHIVE__DIMSE__AE_TITLE: orthanc.aeTitle,
+        VEIL_ARCHIVE__DIMSE__HOST: '127.0.0.1',
+        VEIL_ARCHIVE__DIMSE__PORT: String(orthanc.dicomPort),
+        VEIL_ARCHIVE__DIMSE__CALLING_AE_TITLE: 'VEIL',
+        VEIL_ARCHIVE__DIMSE__RETRIEVE: 'cget',
+      };
+}
