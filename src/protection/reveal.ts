@@ -201,7 +201,14 @@ function verifyStego(
       'The hidden payload length differs from the record.',
     );
   }
-  restorePayloadBits(pixels, layout, keys.stegoPositions, restoration, payload.bitsUsed);
+  restorePayloadBits(
+    pixels,
+    layout,
+    keys.stegoPositions,
+    restoration,
+    payload.bitsUsed,
+    payload.positions,
+  );
   const digest = createHash('sha256').update(pixels).digest();
   if (!timingSafeEqual(digest, payload.payload.pixelDigest)) {
     pixels.fill(0);

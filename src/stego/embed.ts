@@ -4,7 +4,8 @@
  */
 import { VeilError } from '../errors';
 import { type SampleLayout, checkLayout, storedBitsOf } from './layout';
-import { embedBits, extractBits, restoreBits } from './lsb';
+import { embedBits, extractBits, extractBitsAt, restoreBits, restoreBitsAt } from './lsb';
+import { selectPositions } from './positions';
 import { MIN_PAYLOAD_BYTES, type StegoPayload, decodePayload, encodePayload } from './payload';
 
 /** What to do when the full payload does not fit: fall back to the minimal one, or skip stego. */
@@ -81,7 +82,7 @@ export function extractPayload(
   pixels: Uint8Array,
   layout: SampleLayout,
   keys: StegoKeys,
-): { payload: StegoPayload; bitsUsed: number } {
+): { payload: StegoPayload; bitsUsed: number; positions: readonly number[] } {
   checkLayout(layout);
   if (layout.sampleCount < PREFIX_BITS + MIN_PAYLOAD_BYTES * 8) {
     throw new VeilError('VEIL_E_STEGO_PAYLOAD', 'The image is too small to hold a payload.');
@@ -99,19 +100,29 @@ export function extractPayload(
     );
   }
   // Positions are prefix-stable, so the first 32 of these are the prefix just read.
-  const bits = extractBits(pixels, layout, keys.positionKey, bitsUsed);
-  return { payload: decodePayload(bits.subarray(PREFIX_BITS / 8), keys.macKey), bitsUsed };
+  const positions = selectPositions(keys.positionKey, bitsUsed, layout.sampleCount);
+  const bits = extractBitsAt(pixels, layout, positions, bitsUsed);
+  return {
+    payload: decodePayload(bits.subarray(PREFIX_BITS / 8), keys.macKey),
+    bitsUsed,
+    positions,
+  };
 }
 
-/** Restores the original bits after extractPayload, given the restoration record and bitsUsed. */
+/**
+ * Restores the original bits after extractPayload, given the restoration record and bitsUsed; with
+ * the positions extractPayload returned, they are not chosen a second time.
+ */
 export function restorePayloadBits(
   pixels: Uint8Array,
   layout: SampleLayout,
   positionKey: Buffer,
   restoration: Buffer,
   bitsUsed: number,
+  positions?: readonly number[],
 ): void {
-  restoreBits(pixels, layout, positionKey, restoration, bitsUsed);
+  if (positions) restoreBitsAt(pixels, layout, positions, restoration, bitsUsed);
+  else restoreBits(pixels, layout, positionKey, restoration, bitsUsed);
 }
 
 /**

@@ -39,8 +39,27 @@ export function extractBits(
   key: Buffer,
   bitLength: number,
 ): Buffer {
+  return extractBitsAt(
+    pixels,
+    layout,
+    selectPositions(key, bitLength, layout.sampleCount),
+    bitLength,
+  );
+}
+
+/**
+ * extractBits at positions already chosen (selectPositions with the same key, at least
+ * `bitLength` of them): a reveal reads and then restores the same positions, and choosing them
+ * is the larger part of either step.
+ */
+export function extractBitsAt(
+  pixels: Uint8Array,
+  layout: SampleLayout,
+  positions: readonly number[],
+  bitLength: number,
+): Buffer {
   const access = bitAccess(pixels, layout);
-  const positions = selectPositions(key, bitLength, layout.sampleCount);
+  checkPositions(positions, bitLength);
   const out = Buffer.alloc(Math.ceil(bitLength / 8));
   for (let k = 0; k < bitLength; k++) {
     if (access.get(positions[k]!) === 1) setPacked(out, k);
@@ -56,12 +75,34 @@ export function restoreBits(
   restoration: Buffer,
   bitLength: number,
 ): void {
-  const access = bitAccess(pixels, layout);
   checkBitBuffer(restoration, bitLength, 'restoration record');
   const positions = selectPositions(key, bitLength, layout.sampleCount);
+  restoreBitsAt(pixels, layout, positions, restoration, bitLength);
+}
+
+/** restoreBits at positions already chosen (see extractBitsAt). */
+export function restoreBitsAt(
+  pixels: Uint8Array,
+  layout: SampleLayout,
+  positions: readonly number[],
+  restoration: Buffer,
+  bitLength: number,
+): void {
+  const access = bitAccess(pixels, layout);
+  checkBitBuffer(restoration, bitLength, 'restoration record');
+  checkPositions(positions, bitLength);
   for (let k = 0; k < bitLength; k++) {
     const position = positions[k]!;
     if (access.get(position) !== getPacked(restoration, k)) access.flip(position);
+  }
+}
+
+function checkPositions(positions: readonly number[], bitLength: number): void {
+  if (positions.length < bitLength) {
+    throw new VeilError(
+      'VEIL_E_STEGO_CAPACITY',
+      `${positions.length} positions were chosen; ${bitLength} bits need as many.`,
+    );
   }
 }
 
