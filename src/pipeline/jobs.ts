@@ -33,18 +33,39 @@ export interface ProtectJobResult {
   pixelMode: string;
 }
 
-/** Reveal one archived instance into a file the requester streams out and then deletes. */
-export interface RevealJobData {
+/** One instance of a reveal job: what to reveal and where the original goes. */
+export interface RevealItem {
   ref: InstanceRef;
   /** Absolute path the worker writes the revealed Part 10 object to (in the spool's outgoing folder). */
   outPath: string;
+}
+
+/**
+ * Reveal a batch of archived instances of one retrieval into files the requester streams out and
+ * then deletes. One job per batch, not per instance: the queue hand-off is paid once per batch,
+ * and the worker fetches the next instance from the archive while it reveals the current one.
+ */
+export interface RevealJobData {
+  items: RevealItem[];
   /** Who asked, for the audit trail: AE title or token name. */
   requestedBy: string;
 }
 
+/** What became of one item: revealed (its size), or refused for good (code and message). */
+export type RevealOutcome =
+  { ok: true; bytes: number } | { ok: false; code: string; message: string };
+
+/**
+ * Both the progress value and the result of a reveal job: the outcomes of the items done so far,
+ * in item order. Each progress event carries all of them, so a retried attempt resumes after the
+ * last one and a listener that missed an event loses nothing.
+ */
 export interface RevealJobResult {
-  bytes: number;
+  outcomes: RevealOutcome[];
 }
+
+/** The most instances one reveal job may name. */
+export const MAX_REVEAL_BATCH = 64;
 
 /**
  * Job id of an instance's protect job: derived from the SOP Instance UID, so a re-send is one job.

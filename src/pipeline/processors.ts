@@ -1,6 +1,7 @@
 /**
  * The two job processors. protect: newest spooled copy ▶ protect ▶ archive.put ▶ index ▶ drop
- * spool. reveal: archive.get ▶ reveal (verified) ▶ write the original for the requester.
+ * spool. reveal, a batch of instances per job: archive.get ▶ reveal (verified) ▶ write the original
+ * for the requester.
  * Permanent failures become BullMQ UnrecoverableErrors whose reason starts with the error code.
  */
 import { randomUUID } from 'node:crypto';
@@ -13,7 +14,15 @@ import { VeilError, isVeilError } from '../errors';
 import type { InstanceRecord } from '../index/catalogue';
 import { recordFromDataSet } from '../index/record-from-dataset';
 import { type RevealResult, protect, reveal } from '../protection';
-import type { ProtectJobData, ProtectJobResult, RevealJobData, RevealJobResult } from './jobs';
+import {
+  MAX_REVEAL_BATCH,
+  type ProtectJobData,
+  type ProtectJobResult,
+  type RevealItem,
+  type RevealJobData,
+  type RevealJobResult,
+  type RevealOutcome,
+} from './jobs';
 import { filesOf, parseQueuedName, removeQuietly } from './spool';
 import type { WorkerContext } from './worker-context';
 
@@ -203,31 +212,47 @@ async function writeOutgoing(file: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** Reveals one archived instance into the job's outPath (under spool/outgoing), atomically. */
+/** Checks a reveal item's UIDs and output folder, then reads its object from the archive. */
+async function fetchItem(ctx: WorkerContext, item: RevealItem): Promise<Buffer> {
+  const { ref, outPath } = item;
+  if (![ref.studyInstanceUID, ref.seriesInstanceUID, ref.sopInstanceUID].every(isUid)) {
+    throw new VeilError('VEIL_E_UID_INVALID', 'The reveal job names an invalid UID.');
+  }
+  if (path.dirname(path.resolve(outPath)) !== ctx.layout.outgoing) {
+    throw new VeilError('VEIL_E_USAGE', 'Reveal output must go to the spool outgoing folder.');
+  }
+  return ctx.archive.get(ref);
+}
+
+/** Reveals one fetched object (verified, and the version Veil archived last) into its outPath. */
+async function revealInto(
+  ctx: WorkerContext,
+  item: RevealItem,
+  fetched: Promise<Buffer>,
+): Promise<number> {
+  const stored = await fetched;
+  const protection = await ctx.protection('reveal');
+  const result = revealArchived(stored, protection.revealOptions());
+  try {
+    assertCurrent(ctx.catalogue.get(item.ref.sopInstanceUID), result.report.protectionMac);
+  } catch (err) {
+    result.bytes.fill(0);
+    throw err;
+  }
+  await writeOutgoing(path.resolve(item.outPath), result.bytes);
+  return result.bytes.length;
+}
+
+/**
+ * Reveals one archived instance into the job's outPath (under spool/outgoing), atomically; a
+ * permanent failure is an UnrecoverableError, anything else is retried.
+ */
 export async function processReveal(
   ctx: WorkerContext,
-  job: JobLike<RevealJobData>,
-): Promise<RevealJobResult> {
-  const { ref, outPath } = job.data;
+  job: JobLike<RevealItem & { requestedBy?: string }>,
+): Promise<{ bytes: number }> {
   try {
-    if (![ref.studyInstanceUID, ref.seriesInstanceUID, ref.sopInstanceUID].every(isUid)) {
-      throw new VeilError('VEIL_E_UID_INVALID', 'The reveal job names an invalid UID.');
-    }
-    const out = path.resolve(outPath);
-    if (path.dirname(out) !== ctx.layout.outgoing) {
-      throw new VeilError('VEIL_E_USAGE', 'Reveal output must go to the spool outgoing folder.');
-    }
-    const stored = await ctx.archive.get(ref);
-    const protection = await ctx.protection('reveal');
-    const result = revealArchived(stored, protection.revealOptions());
-    try {
-      assertCurrent(ctx.catalogue.get(ref.sopInstanceUID), result.report.protectionMac);
-    } catch (err) {
-      result.bytes.fill(0);
-      throw err;
-    }
-    await writeOutgoing(out, result.bytes);
-    return { bytes: result.bytes.length };
+    return { bytes: await revealInto(ctx, job.data, fetchItem(ctx, job.data)) };
   } catch (err) {
     if (isVeilError(err) && isPermanentCode(err.code)) {
       ctx.log.warn({ jobId: job.id, code: err.code }, 'reveal failed');
@@ -235,6 +260,58 @@ export async function processReveal(
     }
     throw retryable(err);
   }
+}
+
+/** A reveal job as the batch processor sees it: BullMQ's Job or SandboxedJob. */
+export interface RevealJobLike extends JobLike<RevealJobData> {
+  /** The last progress an earlier attempt reported (a RevealJobResult), if any. */
+  progress?: unknown;
+  updateProgress(progress: RevealJobResult): Promise<void>;
+}
+
+/**
+ * Reveals the items of a reveal job in order, fetching the next from the archive while the
+ * current one is revealed, and reports every outcome as progress. A permanent failure (tampered,
+ * stale, unknown instance) is that item's outcome and the batch goes on; a transient one (archive
+ * or disk) fails the attempt, and the retry resumes after the last reported item.
+ */
+export async function processRevealBatch(
+  ctx: WorkerContext,
+  job: RevealJobLike,
+): Promise<RevealJobResult> {
+  const { items } = job.data;
+  if (!Array.isArray(items) || items.length === 0 || items.length > MAX_REVEAL_BATCH) {
+    throw unrecoverable(
+      new VeilError('VEIL_E_USAGE', `A reveal job names 1 to ${MAX_REVEAL_BATCH} instances.`),
+    );
+  }
+  const outcomes = resumedOutcomes(job.progress, items.length);
+  const fetch = (i: number): Promise<Buffer> | undefined => {
+    if (i >= items.length) return undefined;
+    const fetched = fetchItem(ctx, items[i]);
+    fetched.catch(() => undefined); // awaited in its turn; never an unhandled rejection meanwhile
+    return fetched;
+  };
+  let next = fetch(outcomes.length);
+  for (let i = outcomes.length; i < items.length; i += 1) {
+    const fetched = next as Promise<Buffer>;
+    next = fetch(i + 1);
+    try {
+      outcomes.push({ ok: true, bytes: await revealInto(ctx, items[i], fetched) });
+    } catch (err) {
+      if (!isVeilError(err) || !isPermanentCode(err.code)) throw retryable(err);
+      ctx.log.warn({ jobId: job.id, code: err.code }, 'reveal failed');
+      outcomes.push({ ok: false, code: err.code, message: err.message });
+    }
+    await job.updateProgress({ outcomes: [...outcomes] });
+  }
+  return { outcomes };
+}
+
+/** The outcomes an earlier attempt reported, when its progress value is one of ours. */
+function resumedOutcomes(progress: unknown, count: number): RevealOutcome[] {
+  const outcomes = (progress as Partial<RevealJobResult> | undefined)?.outcomes;
+  return Array.isArray(outcomes) && outcomes.length <= count ? [...outcomes] : [];
 }
 
 /**

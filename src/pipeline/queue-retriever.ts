@@ -1,13 +1,15 @@
 /**
- * Retriever over the reveal queue: one reveal job per instance, at most `maxInFlight` at once,
- * each yielded as soon as its worker finishes, so a study streams out while the rest is revealed.
+ * Retriever over the reveal queue: the instances of a retrieval go out in reveal jobs of a few
+ * instances each (one queue hand-off per batch, the archive read ahead inside it), at most
+ * `maxInFlight` jobs at once, and each instance is yielded as soon as its job reports it revealed
+ * (a progress event), so a study streams out while the rest is revealed.
  */
 import path from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { InstanceRef } from '../archive/archive';
 import type { Logger } from '../log';
 import type { AuditLog, Retrieved, Retriever } from './contracts';
-import type { RevealJobData, RevealJobResult } from './jobs';
+import type { RevealItem, RevealJobData, RevealJobResult, RevealOutcome } from './jobs';
 import type { GatewayMetrics } from './metrics';
 import { codeOfReason } from './processors';
 import { type SpoolLayout, removeQuietly, sortableUniq } from './spool';
@@ -20,9 +22,11 @@ export interface QueueRetrieverOptions {
   audit: AuditLog;
   log: Logger;
   metrics?: GatewayMetrics;
-  /** Reveal jobs in flight per retrieve() call. Default 8. */
+  /** Reveal jobs in flight per retrieve() call. Default 4. */
   maxInFlight?: number;
-  /** Longest wait for one instance, retries included. Default 15 minutes. */
+  /** Most instances per reveal job. Default 8. */
+  batchSize?: number;
+  /** Longest wait for the next instance of a job, retries included. Default 15 minutes. */
   timeoutMs?: number;
 }
 
@@ -32,67 +36,164 @@ export const REVEAL_JOB = 'reveal';
 /** Codes that mean the archived object did not verify: worth a SecurityAlert, not just a failure. */
 const INTEGRITY = /^VEIL_E_(REVEAL_|STEGO_PAYLOAD|KEY_UNWRAP|CMS)/;
 
+/** What a running reveal job's events are handed to. */
+interface BatchWatch {
+  progress(value: unknown): void;
+  completed(value: unknown): void;
+  failed(reason: string): void;
+}
+
 /** Reveals instances through reveal jobs; see the file comment. */
 export class QueueRetriever implements Retriever {
   private readonly maxInFlight: number;
+  private readonly batchSize: number;
   private readonly timeoutMs: number;
+  /** The reveal jobs this gateway waits for, by job id. */
+  private readonly watches = new Map<string, BatchWatch>();
 
   constructor(private readonly o: QueueRetrieverOptions) {
-    this.maxInFlight = Math.max(1, o.maxInFlight ?? 8);
+    this.maxInFlight = Math.max(1, o.maxInFlight ?? 4);
+    this.batchSize = Math.max(1, o.batchSize ?? 8);
     this.timeoutMs = o.timeoutMs ?? 15 * 60 * 1000;
+    // One listener per event for every job (a QueueEvents would warn past 10 per-job listeners).
+    o.revealEvents.on('progress', ({ jobId, data }) => this.watches.get(jobId)?.progress(data));
+    o.revealEvents.on('completed', ({ jobId, returnvalue }) =>
+      this.watches.get(jobId)?.completed(returnvalue),
+    );
+    o.revealEvents.on('failed', ({ jobId, failedReason }) =>
+      this.watches.get(jobId)?.failed(failedReason),
+    );
   }
 
   async *retrieve(refs: readonly InstanceRef[], requestedBy: string): AsyncIterable<Retrieved> {
-    const inFlight = new Map<number, Promise<{ key: number; item: Retrieved }>>();
+    // Small retrievals still use every job slot; large ones are cut in batches of batchSize.
+    const size = Math.min(this.batchSize, Math.max(1, Math.ceil(refs.length / this.maxInFlight)));
+    const ready: Retrieved[] = [];
+    let wake: (() => void) | undefined;
+    let stopped = false;
     let next = 0;
-    let key = 0;
+    let running = 0;
+    const deliver = (item: Retrieved): void => {
+      // The consumer stopped early: whatever is still revealed must not linger on the spool.
+      if (stopped) {
+        if (item.ok) void item.release();
+        return;
+      }
+      ready.push(item);
+      wake?.();
+    };
     const launch = (): void => {
-      while (inFlight.size < this.maxInFlight && next < refs.length) {
-        const k = key++;
-        inFlight.set(
-          k,
-          this.revealOne(refs[next++], requestedBy).then((item) => ({ key: k, item })),
-        );
+      // Revealed files wait on the spool for a slow consumer: at most maxInFlight batches of them.
+      while (
+        !stopped &&
+        running < this.maxInFlight &&
+        next < refs.length &&
+        ready.length < size * this.maxInFlight
+      ) {
+        running += 1;
+        const batch = refs.slice(next, next + size);
+        next += batch.length;
+        void this.runBatch(batch, requestedBy, deliver).then(() => {
+          running -= 1;
+          launch();
+          wake?.();
+        });
       }
     };
     try {
       launch();
-      while (inFlight.size > 0) {
-        const { key: done, item } = await Promise.race(inFlight.values());
-        inFlight.delete(done);
-        launch();
-        yield item;
+      for (;;) {
+        const item = ready.shift();
+        if (item) {
+          yield item;
+          launch();
+        } else if (running === 0 && next >= refs.length) {
+          return;
+        } else {
+          await new Promise<void>((resolve) => (wake = resolve));
+          wake = undefined;
+        }
       }
     } finally {
-      // The consumer stopped early: whatever is still revealed must not linger on the spool.
-      for (const pending of inFlight.values()) {
-        void pending.then(({ item }) => (item.ok ? item.release() : undefined));
-      }
+      stopped = true;
+      for (const item of ready.splice(0)) if (item.ok) void item.release();
     }
   }
 
-  private async revealOne(ref: InstanceRef, requestedBy: string): Promise<Retrieved> {
-    const outPath = path.join(this.o.layout.outgoing, `${sortableUniq()}.dcm`);
-    const data: RevealJobData = { ref, outPath, requestedBy };
-    let result: RevealJobResult;
-    try {
-      const job = await withDeadline(this.o.revealQueue.add(REVEAL_JOB, data), 5000);
-      result = (await job.waitUntilFinished(
-        this.o.revealEvents,
-        this.timeoutMs,
-      )) as RevealJobResult;
-    } catch (err) {
-      await removeQuietly(outPath);
-      return this.failed(ref, requestedBy, err);
+  /**
+   * Adds one reveal job for `refs` and hands each instance to `deliver` as its outcome arrives;
+   * resolves once every instance of the batch was handed over (revealed or failed).
+   */
+  private runBatch(
+    refs: readonly InstanceRef[],
+    requestedBy: string,
+    deliver: (item: Retrieved) => void,
+  ): Promise<void> {
+    const items: RevealItem[] = refs.map((ref) => ({
+      ref,
+      outPath: path.join(this.o.layout.outgoing, `${sortableUniq()}.dcm`),
+    }));
+    const jobId = `reveal-${sortableUniq()}`;
+    return new Promise<void>((resolve) => {
+      let handed = 0;
+      let timer: NodeJS.Timeout | undefined;
+      const take = (value: unknown): void => {
+        const outcomes = (value as Partial<RevealJobResult> | undefined)?.outcomes;
+        if (!Array.isArray(outcomes)) return;
+        while (handed < Math.min(outcomes.length, items.length)) {
+          const item = items[handed];
+          deliver(this.outcome(item, outcomes[handed] as RevealOutcome, requestedBy));
+          handed += 1;
+        }
+        arm();
+      };
+      const finish = (err: unknown): void => {
+        if (timer) clearTimeout(timer);
+        if (this.watches.get(jobId) !== watch) return; // already finished
+        this.watches.delete(jobId);
+        for (; handed < items.length; handed += 1) {
+          void removeQuietly(items[handed].outPath);
+          deliver(this.failed(items[handed].ref, requestedBy, err));
+        }
+        resolve();
+      };
+      const arm = (): void => {
+        if (timer) clearTimeout(timer);
+        timer = setTimeout(
+          () => finish(new Error(`reveal job timed out after ${this.timeoutMs} ms`)),
+          this.timeoutMs,
+        );
+      };
+      const watch: BatchWatch = {
+        progress: take,
+        completed: (value) => {
+          take(value);
+          finish(new Error('VEIL_E_IO: The reveal job ended without revealing the instance.'));
+        },
+        failed: (reason) => finish(new Error(reason)),
+      };
+      // Watched before it is added: its first events may come before the add's reply.
+      this.watches.set(jobId, watch);
+      arm();
+      const data: RevealJobData = { items, requestedBy };
+      withDeadline(this.o.revealQueue.add(REVEAL_JOB, data, { jobId }), 5000).catch(finish);
+    });
+  }
+
+  /** One item's reported outcome as a Retrieved (counted when revealed, audited when refused). */
+  private outcome(item: RevealItem, outcome: RevealOutcome, requestedBy: string): Retrieved {
+    if (!outcome?.ok) {
+      const reason = outcome ? `${outcome.code}: ${outcome.message}` : 'no outcome';
+      return this.failed(item.ref, requestedBy, new Error(reason));
     }
     this.o.metrics?.instancesRevealed.inc();
-    this.o.metrics?.bytesRevealed.inc(result.bytes);
+    this.o.metrics?.bytesRevealed.inc(outcome.bytes);
     return {
-      ref,
+      ref: item.ref,
       ok: true,
-      path: outPath,
-      bytes: result.bytes,
-      release: () => removeQuietly(outPath),
+      path: item.outPath,
+      bytes: outcome.bytes,
+      release: () => removeQuietly(item.outPath),
     };
   }
 
@@ -106,7 +207,7 @@ export class QueueRetriever implements Retriever {
     const message = codeOfReason(reason)
       ? reason.slice(code.length + 2)
       : 'The instance could not be revealed.';
-    // 'retrieve', not 'reveal': the worker pool already counts failed reveal jobs under 'reveal'.
+    // Per instance under 'retrieve'; the worker pool counts failed reveal jobs under 'reveal'.
     this.o.metrics?.failures.inc({ code, stage: 'retrieve' });
     if (INTEGRITY.test(code)) {
       this.o.audit.record({

@@ -147,6 +147,11 @@ function observe(worker: Worker, queue: 'protect' | 'reveal', o: WorkerPoolOptio
       o.metrics?.instancesProtected.inc();
       o.metrics?.bytesProtected.inc(result.archivedBytes);
     }
+    // A reveal job completes even when some of its instances were refused (tampered, stale):
+    // each refusal is a failed reveal, counted like a failed job.
+    for (const outcome of (queue === 'reveal' && result?.outcomes) || []) {
+      if (!outcome.ok) o.metrics?.failures.inc({ code: outcome.code, stage: queue });
+    }
     log.debug({ jobId: job.id }, 'job completed');
   });
   worker.on('failed', (job, err) => {

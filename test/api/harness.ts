@@ -21,7 +21,7 @@ import type { AuditEvent } from '../../src/pipeline/contracts';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
 import type { GatewayDeps, ReadinessCheck } from '../../src/pipeline/gateway-deps';
 import { createMetrics } from '../../src/pipeline/metrics';
-import { processProtect, processReveal } from '../../src/pipeline/processors';
+import { processProtect, processRevealBatch } from '../../src/pipeline/processors';
 import { QueueRetriever } from '../../src/pipeline/queue-retriever';
 import { openQueues, redisConnection, type PipelineQueues } from '../../src/pipeline/queues';
 import { spoolLayout } from '../../src/pipeline/spool';
@@ -123,7 +123,7 @@ export async function startGateway(overrides: Record<string, string> = {}): Prom
     const common = { connection, prefix: naming.prefix, concurrency: 2 };
     workers.push(
       new Worker(naming.protect, (job) => processProtect(processorContext, job), common),
-      new Worker(naming.reveal, (job) => processReveal(processorContext, job), common),
+      new Worker(naming.reveal, (job) => processRevealBatch(processorContext, job), common),
     );
     for (const w of workers) w.on('error', () => undefined);
     let readiness = async (): Promise<ReadinessCheck[]> => [
