@@ -10,6 +10,7 @@ import { TransferSyntax } from '../dicom/tags';
 import { isEncapsulated } from '../dicom/transfer-syntax';
 import { encodeDataSet } from '../dicom/write';
 import { type FileMeta, readFileMeta } from '../dicom/file-meta';
+import type { WrittenSpoolFile } from '../pipeline/spool-writer';
 
 /** A data set sent as the exact bytes given, in the transfer syntax given. */
 export class RawDataset extends Dataset {
@@ -44,6 +45,8 @@ export class SpooledDataset extends Dataset {
     readonly tempPath: string | undefined,
     transferSyntaxUID: string,
     readonly error?: unknown,
+    /** Set when the file is already durable and its head in memory (see SpoolWriter). */
+    readonly written?: WrittenSpoolFile,
   ) {
     super({}, transferSyntaxUID);
   }

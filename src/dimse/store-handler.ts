@@ -9,6 +9,7 @@ import { responses, type association, type requests } from 'dcmjs-dimse';
 import type { AssociationContext } from './association-context';
 import { fileMetaHeader } from '../dicom/file-meta';
 import { spoolWriteError } from '../pipeline/spool';
+import { SpoolWriter } from '../pipeline/spool-writer';
 import { SpooledDataset } from './raw-dataset';
 
 type PresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -37,7 +38,8 @@ function discard(): Writable {
 
 /**
  * Opens the spool temp file of one incoming instance and writes its File Meta; dcmjs-dimse then
- * writes each PDV of the data set into it as it arrives.
+ * writes each PDV of the data set into it as it arrives. The SpoolWriter fsyncs the file when
+ * dcmjs-dimse ends it and keeps its head, so intake neither reopens nor re-reads it.
  */
 export function createStoreStream(
   ctx: AssociationContext,
@@ -53,8 +55,7 @@ export function createStoreStream(
       context.getAcceptedTransferSyntaxUid() ?? '',
     );
     state.tempPath = ctx.deps.intake.tempPath();
-    // 1 MiB buffer: fewer write syscalls for large instances, still bounded memory.
-    const file = fs.createWriteStream(state.tempPath, { flags: 'wx', highWaterMark: 1 << 20 });
+    const file = new SpoolWriter(state.tempPath);
     file.on('error', (err) => {
       state.error ??= spoolError(err);
     });
@@ -69,8 +70,8 @@ export function createStoreStream(
 }
 
 /**
- * Called once dcmjs-dimse ended the stream: waits until the file is flushed and closed, then
- * hands a SpooledDataset (the temp path, or the error) to cStoreRequest.
+ * Called once dcmjs-dimse ended the stream: waits until the file is fsynced and closed, then
+ * hands a SpooledDataset (the temp path and what was written, or the error) to cStoreRequest.
  */
 export function finishStoreStream(
   writable: Writable,
@@ -79,7 +80,10 @@ export function finishStoreStream(
 ): void {
   const state = streams.get(writable) ?? { error: new Error('unknown store stream') };
   const syntax = context.getAcceptedTransferSyntaxUid() ?? '';
-  const done = () => callback(new SpooledDataset(state.tempPath, syntax, state.error));
+  const done = () => {
+    const written = writable instanceof SpoolWriter ? writable.written() : undefined;
+    callback(new SpooledDataset(state.tempPath, syntax, state.error, written));
+  };
   if (writable.closed || writable.destroyed) done();
   else writable.once('close', done);
 }
@@ -108,11 +112,11 @@ export async function handleStore(
     return refuse(dataset?.error ?? new Error('no data set'), true);
   }
   try {
-    const result = await ctx.deps.intake.accept(dataset.tempPath, {
-      kind: 'dimse',
-      who: ctx.callingAeTitle,
-      address: ctx.address,
-    });
+    const result = await ctx.deps.intake.accept(
+      dataset.tempPath,
+      { kind: 'dimse', who: ctx.callingAeTitle, address: ctx.address },
+      dataset.written,
+    );
     ctx.noteStored(result.studyInstanceUID, result.sopInstanceUID);
     response.setStatus(0x0000);
     return response;

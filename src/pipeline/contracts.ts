@@ -4,6 +4,7 @@
  */
 import type { InstanceRef } from '../archive/archive';
 import type { IntakeSource } from './jobs';
+import type { WrittenSpoolFile } from './spool-writer';
 
 /** Result of accepting one instance: acknowledged only once spooled (fsynced) and enqueued. */
 export interface IntakeResult {
@@ -18,9 +19,11 @@ export interface Intake {
    * (the door streams the upload there): validates its header, fsyncs and atomically renames it
    * into the spool, enqueues the protect job (job id from the SOP Instance UID; the newest copy
    * wins), and resolves. Rejects with a VeilError (bad DICOM, spool full VEIL_E_SPOOL_FULL,
-   * Redis down VEIL_E_QUEUE_UNAVAILABLE) and then removes the temp file.
+   * Redis down VEIL_E_QUEUE_UNAVAILABLE) and then removes the temp file. A door that wrote the
+   * file with a SpoolWriter passes what it wrote (already fsynced, head in memory): then intake
+   * neither fsyncs nor reads the file again.
    */
-  accept(tempPath: string, source: IntakeSource): Promise<IntakeResult>;
+  accept(tempPath: string, source: IntakeSource, written?: WrittenSpoolFile): Promise<IntakeResult>;
   /** A fresh temp file path on the spool volume for a door to stream into. */
   tempPath(): string;
   /** Throws VEIL_E_SPOOL_FULL / VEIL_E_QUEUE_UNAVAILABLE when new instances cannot be accepted now. */

@@ -11,6 +11,7 @@ import { Tags, parsePart10 } from '../dicom';
 import { VeilError, isVeilError } from '../errors';
 import type { Logger } from '../log';
 import type { Intake, IntakeResult } from './contracts';
+import { SPOOL_HEAD_BYTES, type WrittenSpoolFile } from './spool-writer';
 import { type IntakeSource, type ProtectJobData, protectJobId } from './jobs';
 import type { GatewayMetrics } from './metrics';
 import {
@@ -68,14 +69,21 @@ export class SpoolIntake implements Intake {
     await this.ping();
   }
 
-  async accept(tempPath: string, source: IntakeSource): Promise<IntakeResult> {
+  async accept(
+    tempPath: string,
+    source: IntakeSource,
+    written?: WrittenSpoolFile,
+  ): Promise<IntakeResult> {
     let queuedPath: string | undefined;
     try {
       // Free space, fsync and header read run side by side (each is a thread-pool round trip,
-      // and every hop waits for a core that the protect workers are also using).
+      // and every hop waits for a core that the protect workers are also using). A file its door
+      // already fsynced is not synced again, and its header is read from the head it kept.
       const [space, read] = await Promise.allSettled([
         this.checkSpace(),
-        readIdentifiers(tempPath, { fsync: true }),
+        written
+          ? identifiersFromHead(tempPath, written.head)
+          : readIdentifiers(tempPath, { fsync: true }),
       ]);
       if (space.status === 'rejected') throw space.reason;
       if (read.status === 'rejected') throw read.reason;
@@ -308,8 +316,28 @@ export async function readIdentifiers(
   } finally {
     await handle.close();
   }
+  return identifiersOf(header.dataset);
+}
+
+/**
+ * The identifiers from the head of a file (SpoolWriter kept it); the file is read only when its
+ * header is longer than the head.
+ */
+export async function identifiersFromHead(file: string, head: Buffer): Promise<IntakeResult> {
+  let header;
+  try {
+    header = parsePart10(head, { stopAtPixelData: true });
+  } catch (err) {
+    if (isVeilError(err) && head.length >= SPOOL_HEAD_BYTES) return readIdentifiers(file);
+    throw err;
+  }
+  return identifiersOf(header.dataset);
+}
+
+/** The identifying UIDs of a parsed header, each checked to be a UID. */
+function identifiersOf(dataset: ReturnType<typeof parsePart10>['dataset']): IntakeResult {
   const uid = (tag: number, name: string): string => {
-    const value = header.dataset.string(tag)?.trim();
+    const value = dataset.string(tag)?.trim();
     if (!value) {
       throw new VeilError('VEIL_E_DICOM_MISSING_ATTRIBUTE', `${name} is missing.`);
     }
@@ -318,7 +346,7 @@ export async function readIdentifiers(
   };
   // The Series Instance UID names an archive folder: one that is not a UID is refused here, at
   // the door, rather than acknowledged and then failed by the worker.
-  const series = header.dataset.string(Tags.SeriesInstanceUID)?.trim();
+  const series = dataset.string(Tags.SeriesInstanceUID)?.trim();
   if (series && !isUid(series)) {
     throw new VeilError(
       'VEIL_E_UID_INVALID',

@@ -18,8 +18,18 @@ import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
 import { silentLogger } from '../../src/log';
 import type { EmbeddedRedis } from '../../src/pipeline/embedded-redis';
 import { RedisInstanceLock } from '../../src/pipeline/instance-lock';
-import { type ProtectJobData, protectJobId } from '../../src/pipeline/jobs';
-import { processProtect, processReveal } from '../../src/pipeline/processors';
+import {
+  type ProtectJobData,
+  type RevealItem,
+  type RevealJobResult,
+  protectJobId,
+} from '../../src/pipeline/jobs';
+import {
+  type RevealJobLike,
+  processProtect,
+  processReveal,
+  processRevealBatch,
+} from '../../src/pipeline/processors';
 import { defaultJobOptions, redisConnection } from '../../src/pipeline/queues';
 import { queuedFileName } from '../../src/pipeline/spool';
 import { SpoolIntake } from '../../src/pipeline/spool-intake';
@@ -52,6 +62,17 @@ class FlakyArchive extends FilesystemArchive {
       throw new VeilError('VEIL_E_ARCHIVE_UNAVAILABLE', 'Archive is down (test).');
     }
     return super.put(ref, bytes);
+  }
+  /** Reads that fail with a transient error before the next one succeeds. */
+  getFailures = 0;
+  gets: string[] = [];
+  override async get(ref: InstanceRef): Promise<Buffer> {
+    this.gets.push(ref.sopInstanceUID);
+    if (this.getFailures > 0) {
+      this.getFailures -= 1;
+      throw new VeilError('VEIL_E_ARCHIVE_UNAVAILABLE', 'Archive is down (test).');
+    }
+    return super.get(ref);
   }
 }
 
@@ -342,5 +363,133 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
     } finally {
       await worker.close();
     }
+  });
+
+  describe('reveal jobs of several instances', () => {
+    const sops = [
+      '1.2.826.0.1.3680043.99.61',
+      '1.2.826.0.1.3680043.99.62',
+      '1.2.826.0.1.3680043.99.63',
+    ];
+    const originals = sops.map((sopInstanceUID) =>
+      syntheticInstance({ sopInstanceUID, rows: 16, columns: 16 }),
+    );
+    let items: RevealItem[];
+
+    before(async () => {
+      items = [];
+      for (const [i, original] of originals.entries()) {
+        await processProtect(ctx, { id: `b${i}`, data: await spool(original), attemptsMade: 0 });
+        items.push({
+          ref: refOf(original),
+          outPath: path.join(ctx.layout.outgoing, `batch-${i}.dcm`),
+        });
+      }
+    });
+    afterEach(() => {
+      for (const item of items) rmSync(item.outPath, { force: true });
+    });
+
+    /** A job as BullMQ hands it to the processor, recording every progress it reports. */
+    function batchJob(jobItems: RevealItem[], progress?: RevealJobResult) {
+      const reported: RevealJobResult[] = [];
+      const job: RevealJobLike = {
+        id: 'batch',
+        data: { items: jobItems, requestedBy: 'WS' },
+        attemptsMade: 0,
+        progress,
+        updateProgress: async (value) => {
+          reported.push(value);
+          job.progress = value;
+        },
+      };
+      return { job, reported };
+    }
+
+    it('reveals each item in order, reporting every outcome so far as progress', async () => {
+      const { job, reported } = batchJob(items);
+      const result = await processRevealBatch(ctx, job);
+      assert.deepEqual(
+        reported.map((r) => r.outcomes.length),
+        [1, 2, 3],
+      );
+      assert.deepEqual(result, reported[2]);
+      for (const [i, item] of items.entries()) {
+        const bytes = readFileSync(item.outPath);
+        assert.deepEqual(result.outcomes[i], { ok: true, bytes: bytes.length });
+        assertSameInstance(originals[i]!, bytes);
+      }
+    });
+
+    it('makes a refused instance its outcome and goes on with the others', async () => {
+      const tamperedFile = archive.pathOf(items[1]!.ref);
+      const kept = readFileSync(tamperedFile);
+      const stored = Buffer.from(kept);
+      stored[stored.length - 10] ^= 0xff;
+      writeFileSync(tamperedFile, stored);
+      try {
+        const missing: RevealItem = {
+          ref: { ...items[0]!.ref, sopInstanceUID: '1.2.826.0.1.3680043.99.404' },
+          outPath: path.join(ctx.layout.outgoing, 'batch-missing.dcm'),
+        };
+        const { job } = batchJob([items[0]!, items[1]!, missing, items[2]!]);
+        const { outcomes } = await processRevealBatch(ctx, job);
+        assert.equal(outcomes.length, 4);
+        assert.equal(outcomes[0]!.ok, true);
+        assert.equal(outcomes[1]!.ok ? '' : outcomes[1]!.code, 'VEIL_E_REVEAL_PIXELS_TAMPERED');
+        assert.equal(outcomes[2]!.ok ? '' : outcomes[2]!.code, 'VEIL_E_ARCHIVE_NOT_FOUND');
+        assert.equal(outcomes[3]!.ok, true);
+        assert.equal(existsSync(items[1]!.outPath), false);
+        assert.equal(existsSync(missing.outPath), false);
+        assertSameInstance(originals[2]!, readFileSync(items[2]!.outPath));
+      } finally {
+        writeFileSync(tamperedFile, kept);
+      }
+    });
+
+    it('fails the attempt on a transient error, and the retry resumes after the last reported item', async () => {
+      const { job, reported } = batchJob(items);
+      archive.gets = [];
+      // The first item's read succeeds; the second's read (made ahead, while the first is
+      // revealed) fails: the attempt fails after reporting the first item.
+      archive.getFailures = 0;
+      const realGet = archive.get.bind(archive);
+      let calls = 0;
+      archive.get = async (ref) => {
+        calls += 1;
+        if (calls === 2) archive.getFailures = 1;
+        return realGet(ref);
+      };
+      try {
+        await assert.rejects(
+          processRevealBatch(ctx, job),
+          (err) =>
+            !(err instanceof UnrecoverableError) &&
+            /^VEIL_E_ARCHIVE_UNAVAILABLE: /.test((err as Error).message),
+        );
+      } finally {
+        archive.get = realGet;
+      }
+      assert.equal(reported.length, 1);
+      assert.ok(existsSync(items[0]!.outPath));
+      rmSync(items[0]!.outPath);
+      archive.gets = [];
+      const result = await processRevealBatch(ctx, job);
+      // Resumed: the first item is neither read nor written again.
+      assert.deepEqual(archive.gets, [sops[1], sops[2]]);
+      assert.equal(existsSync(items[0]!.outPath), false);
+      assert.equal(result.outcomes.length, 3);
+      assert.ok(result.outcomes.every((o) => o.ok));
+      assertSameInstance(originals[1]!, readFileSync(items[1]!.outPath));
+    });
+
+    it('refuses a job naming no instance or too many', async () => {
+      for (const jobItems of [[], Array.from({ length: 65 }, () => items[0]!)]) {
+        await assert.rejects(
+          processRevealBatch(ctx, batchJob(jobItems).job),
+          (err) => err instanceof UnrecoverableError && /^VEIL_E_USAGE/.test(err.message),
+        );
+      }
+    });
   });
 });

@@ -5,8 +5,10 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
+import { once } from 'node:events';
 import path from 'node:path';
 import { Queue, Worker } from 'bullmq';
 import { Tags, parsePart10 } from '../../src/dicom';
@@ -19,6 +21,7 @@ import { createMetrics } from '../../src/pipeline/metrics';
 import { redisConnection } from '../../src/pipeline/queues';
 import { queuedFileName, spoolLayout } from '../../src/pipeline/spool';
 import { SpoolIntake } from '../../src/pipeline/spool-intake';
+import { SPOOL_HEAD_BYTES, SpoolWriter } from '../../src/pipeline/spool-writer';
 import { syntheticInstance } from '../helpers/synthetic';
 import { tempDir } from '../helpers/tools';
 import { eventually, startTestRedis, uniqueNaming } from './harness';
@@ -152,6 +155,48 @@ describe('pipeline/spool-intake (Redis)', function () {
     });
     const result = await intake.accept(upload(big), SOURCE);
     assert.equal(result.sopInstanceUID, '1.2.3.4.103');
+  });
+
+  it('takes a file its door wrote with a SpoolWriter from the kept head, without reading it', async () => {
+    const bytes = readFileSync(CT);
+    const temp = path.join(layout().incoming, 'writer.part');
+    const writer = new SpoolWriter(temp);
+    // Written in pieces, as dcmjs-dimse hands over PDVs.
+    for (let at = 0; at < bytes.length; at += 5000) writer.write(bytes.subarray(at, at + 5000));
+    writer.end();
+    await once(writer, 'close');
+    const written = writer.written()!;
+    assert.equal(written.synced, true);
+    assert.deepEqual(written.head, bytes.subarray(0, Math.min(bytes.length, SPOOL_HEAD_BYTES)));
+    assert.deepEqual(readFileSync(temp), bytes);
+    assert.equal(statSync(temp).mode & 0o777, 0o600);
+    // The head is what intake reads: a head of another instance names that instance.
+    const other = syntheticInstance({ sopInstanceUID: '1.2.3.4.105' });
+    const result = await intake.accept(temp, SOURCE, { synced: true, head: other });
+    assert.equal(result.sopInstanceUID, '1.2.3.4.105');
+  });
+
+  it('reads the file when its header is longer than the head a SpoolWriter keeps', async () => {
+    const big = syntheticInstance({
+      sopInstanceUID: '1.2.3.4.106',
+      extra: (ds) => ds.set({ tag: 0x00091010, vr: 'OB', value: Buffer.alloc(300 * 1024, 1) }),
+    });
+    const temp = upload(big);
+    const head = big.subarray(0, SPOOL_HEAD_BYTES);
+    const result = await intake.accept(temp, SOURCE, { synced: true, head });
+    assert.equal(result.sopInstanceUID, '1.2.3.4.106');
+  });
+
+  it('fails a SpoolWriter whose file exists already, leaving that file alone', async () => {
+    const temp = upload(Buffer.from('someone else'));
+    const writer = new SpoolWriter(temp);
+    const closed = new Promise((resolve) => writer.on('close', resolve));
+    writer.on('error', () => undefined);
+    writer.end(Buffer.from('mine'));
+    await closed;
+    assert.equal(writer.written(), undefined);
+    assert.equal((writer.errored as NodeJS.ErrnoException | null)?.code, 'EEXIST');
+    assert.equal(readFileSync(temp, 'utf8'), 'someone else');
   });
 
   it('refuses bad DICOM and removes the temp file', async () => {
