@@ -34,6 +34,29 @@ export function printComparisons(results: Comparison[]): void {
   }
 }
 
+/**
+ * Prints the C-STORE accept against what the acknowledgement rule alone costs on this volume:
+ * storescp does not fsync, so a storescp that made each instance durable would take at least its
+ * own time plus the durable writes (both measured in this run).
+ */
+export function printAcceptFloor(a: {
+  veil: number;
+  storescp: number;
+  durable: number;
+  instances: number;
+}): void {
+  const floor = a.storescp + a.durable;
+  const ms = (s: number) => `${((s * 1000) / a.instances).toFixed(1)} ms`;
+  console.log(
+    `C-STORE accept against its floor (same run): making each instance durable alone (write, ` +
+      `fsync, rename, fsync folder, one after the other) took ${a.durable.toFixed(2)} s ` +
+      `(${ms(a.durable)} per instance); storescp + that = ${floor.toFixed(2)} s ` +
+      `(${ms(floor)} per instance); Veil ${a.veil.toFixed(2)} s (${ms(a.veil)} per instance): ` +
+      `${(floor / a.veil).toFixed(2)}x the speed of a storescp that fsyncs, ` +
+      `${(a.storescp / a.veil).toFixed(2)}x storescp as it is.`,
+  );
+}
+
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 /** Prints peak RSS per phase and the gateway's growth as the study grows. */

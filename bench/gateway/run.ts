@@ -5,7 +5,7 @@
  * BENCH_SLICES (default 200), BENCH_DX (default 4), BENCH_REPEATS (retrievals, default 2);
  * BENCH_VEIL_<KEY>=v passes VEIL_<KEY>=v to the gateway (e.g. BENCH_VEIL_PROTECTION__DATA_KEY_SCOPE).
  */
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, promises as fsp } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -27,7 +27,7 @@ import {
 } from './peers';
 import { MemorySampler, runTimed, until } from './processes';
 import { type BenchStudy, writeBenchStudy } from './study';
-import { type Comparison, printComparisons, printMemory } from './report';
+import { type Comparison, printAcceptFloor, printComparisons, printMemory } from './report';
 
 const WORKERS = { processes: 1, concurrency: 2 };
 
@@ -103,6 +103,10 @@ export async function runGatewayBench(): Promise<void> {
       instances: n,
       aim: 0.8,
     });
+
+    // The floor of the acknowledgement rule on this volume, measured now: each file written,
+    // fsynced, renamed and its folder fsynced, one after the other, with no DICOM or queue work.
+    const durableFloor = await durableWrites(study, mkdirP(tmp, 'durable-floor'));
 
     // 2. Push-to-archived: from storescu's start until Orthanc holds every protected instance
     // and Veil counted them protected (archived + indexed + spool file dropped).
@@ -181,6 +185,13 @@ export async function runGatewayBench(): Promise<void> {
     console.log('');
     printComparisons(results);
     console.log('');
+    printAcceptFloor({
+      veil: veilAccept,
+      storescp: peerAccept,
+      durable: durableFloor,
+      instances: n,
+    });
+    console.log('');
     printMemory({
       phases: [
         ['C-STORE accept', sampler.peaks(marks.start, acceptEnd)],
@@ -204,6 +215,32 @@ export async function runGatewayBench(): Promise<void> {
     process.off('SIGTERM', onSignal);
     await cleanup();
   }
+}
+
+/**
+ * Seconds to make every study file durable as intake must before it acknowledges: written to a
+ * temp file, fsynced, renamed into the folder and the folder fsynced, one file after the other
+ * (storescu waits for each acknowledgement), on the volume of Veil's spool.
+ */
+async function durableWrites(study: BenchStudy, dir: string): Promise<number> {
+  const start = process.hrtime.bigint();
+  for (const [i, file] of study.files.entries()) {
+    const temp = path.join(dir, `${i}.part`);
+    const handle = await fsp.open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(await fsp.readFile(file));
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fsp.rename(temp, path.join(dir, `${i}.dcm`));
+    const folder = await fsp.open(dir, 'r');
+    await folder.sync();
+    await folder.close();
+  }
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  rmSync(dir, { recursive: true, force: true });
+  return seconds;
 }
 
 /** Both sides of a retrieval, run `repeats` times alternately; the best time of each. */
