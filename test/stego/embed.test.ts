@@ -64,6 +64,40 @@ describe('stego/embed', () => {
     assert.deepEqual(pixels, original);
   });
 
+  it('restores at the positions extractPayload chose, the same as choosing them again', () => {
+    const { original, pixels, payload } = image('mr positions', mr);
+    const { restoration } = embedPayload(pixels, mr, keys, payload, 'skip');
+    const stego = Buffer.from(pixels);
+    const extracted = extractPayload(pixels, mr, keys);
+    assert.deepEqual(
+      extracted.positions,
+      selectPositions(keys.positionKey, extracted.bitsUsed, mr.sampleCount),
+    );
+    restorePayloadBits(
+      pixels,
+      mr,
+      keys.positionKey,
+      restoration!,
+      extracted.bitsUsed,
+      extracted.positions,
+    );
+    assert.deepEqual(pixels, original);
+    // Too few positions for the bits: refused, nothing touched.
+    assertVeil(
+      () =>
+        restorePayloadBits(
+          stego,
+          mr,
+          keys.positionKey,
+          restoration!,
+          extracted.bitsUsed,
+          extracted.positions.slice(0, 10),
+        ),
+      'VEIL_E_STEGO_CAPACITY',
+    );
+    assert.notDeepEqual(stego, original);
+  });
+
   it('reports capacity, bits used, samples changed and PSNR', () => {
     const { original, pixels, payload } = image('mr report', mr);
     const { report } = embedPayload(pixels, mr, keys, payload, 'minimal');
