@@ -84,6 +84,10 @@ export async function runGatewayBench(): Promise<void> {
     // the protect job enqueued; the workers start protecting meanwhile, on the same 2 cores).
     const peerAccept = await storeInto(storescp.aeTitle, storescp.port, study);
     clearDir(storescp.dir);
+    // The floor of the acknowledgement rule on this volume, on the same quiet machine as
+    // storescp: each file written, fsynced, renamed and its folder fsynced, one after the other,
+    // with no DICOM or queue work.
+    const durableFloor = await durableWrites(study, mkdirP(tmp, 'durable-floor'));
     const marks = { start: sampler.now(), at50: 0, atCt: 0 };
     let acked = 0;
     const veilStart = Date.now();
@@ -103,10 +107,6 @@ export async function runGatewayBench(): Promise<void> {
       instances: n,
       aim: 0.8,
     });
-
-    // The floor of the acknowledgement rule on this volume, measured now: each file written,
-    // fsynced, renamed and its folder fsynced, one after the other, with no DICOM or queue work.
-    const durableFloor = await durableWrites(study, mkdirP(tmp, 'durable-floor'));
 
     // 2. Push-to-archived: from storescu's start until Orthanc holds every protected instance
     // and Veil counted them protected (archived + indexed + spool file dropped).
