@@ -14,6 +14,9 @@ export interface InstanceRef {
 }
 
 /** Health of an archive, for /readyz. */
+/** One series of one study. */
+export type SeriesRef = Pick<InstanceRef, 'studyInstanceUID' | 'seriesInstanceUID'>;
+
 export interface ArchiveHealth {
   readonly ok: boolean;
   /** Short reason when not ok, e.g. "ECONNREFUSED 127.0.0.1:8042"; never patient data. */
@@ -27,6 +30,12 @@ export interface Archive {
   put(ref: InstanceRef, bytes: Buffer): Promise<void>;
   /** Returns the stored object; VEIL_E_ARCHIVE_NOT_FOUND when absent. */
   get(ref: InstanceRef): Promise<Buffer>;
+  /**
+   * Streams every stored object of one series, one Buffer each, in the archive's order: one
+   * request instead of one per instance, for archives where that is much cheaper (DICOMweb).
+   * Absent where get() per instance is as cheap.
+   */
+  getSeries?(series: SeriesRef): AsyncIterable<Buffer>;
   has(ref: InstanceRef): Promise<boolean>;
   /** Removes the object; resolves when it is gone or was never there. */
   delete(ref: InstanceRef): Promise<void>;

@@ -7,7 +7,13 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { VeilError } from '../errors';
 import { boundaryOf, closing, newBoundary, partHead, readMultipart } from '../http/multipart';
-import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef } from './archive';
+import {
+  type Archive,
+  type ArchiveHealth,
+  type InstanceRef,
+  type SeriesRef,
+  assertInstanceRef,
+} from './archive';
 
 /** Where the DICOMweb archive is and how to reach it. */
 export interface DicomWebArchiveOptions {
@@ -83,39 +89,64 @@ export class DicomWebArchive implements Archive {
   /** WADO-RS of one instance as multipart/related application/dicom, as stored. */
   async get(ref: InstanceRef): Promise<Buffer> {
     assertInstanceRef(ref);
-    const res = await this.request('GET', this.instanceUrl(ref), {
+    let found: Buffer | undefined;
+    for await (const part of this.wado(this.instanceUrl(ref), () => notFound(ref))) {
+      found ??= part;
+    }
+    if (found === undefined) throw notFound(ref);
+    return found;
+  }
+
+  /** Series-level WADO-RS (PS3.18 10.4): every object of the series in one response. */
+  async *getSeries(series: SeriesRef): AsyncIterable<Buffer> {
+    assertInstanceRef({ ...series, sopInstanceUID: '1' });
+    const url = `${this.url}/studies/${series.studyInstanceUID}/series/${series.seriesInstanceUID}`;
+    yield* this.wado(url, () => undefined);
+  }
+
+  /**
+   * The parts of a WADO-RS multipart response, one Buffer each (only one part is held at a time);
+   * 404/204 end with what `absent` returns (an error to throw, or undefined for nothing).
+   */
+  private async *wado(url: string, absent: () => VeilError | undefined): AsyncIterable<Buffer> {
+    const res = await this.request('GET', url, {
       headers: { Accept: `${DICOM_MULTIPART}; transfer-syntax=*` },
     });
     if (res.status === 404 || res.status === 204) {
       await res.body?.cancel();
-      throw notFound(ref);
+      const err = absent();
+      if (err) throw err;
+      return;
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel();
       throw refused('WADO-RS', res.status);
     }
     const stream = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+    const parts = readMultipart(stream, boundaryOf(res.headers.get('content-type') ?? undefined));
+    const iterator = parts[Symbol.asyncIterator]();
     try {
-      let found: Buffer | undefined;
-      for await (const part of readMultipart(
-        stream,
-        boundaryOf(res.headers.get('content-type') ?? undefined),
-      )) {
-        const chunks: Buffer[] = [];
-        for await (const chunk of part.body) chunks.push(chunk as Buffer);
-        found ??= Buffer.concat(chunks);
+      for (;;) {
+        let bytes: Buffer;
+        try {
+          const next = await iterator.next();
+          if (next.done) return;
+          const chunks: Buffer[] = [];
+          for await (const chunk of next.value.body) chunks.push(chunk as Buffer);
+          bytes = Buffer.concat(chunks);
+        } catch (err) {
+          throw new VeilError(
+            'VEIL_E_ARCHIVE_UNAVAILABLE',
+            'The DICOMweb archive sent an unreadable WADO-RS response.',
+            {},
+            { cause: err },
+          );
+        }
+        yield bytes;
       }
-      if (found === undefined) throw notFound(ref);
-      return found;
-    } catch (err) {
+    } finally {
+      // The consumer stopped early or the response broke: let the connection go.
       stream.destroy();
-      if (err instanceof VeilError && err.code === 'VEIL_E_ARCHIVE_NOT_FOUND') throw err;
-      throw new VeilError(
-        'VEIL_E_ARCHIVE_UNAVAILABLE',
-        'The DICOMweb archive sent an unreadable WADO-RS response.',
-        {},
-        { cause: err },
-      );
     }
   }
 

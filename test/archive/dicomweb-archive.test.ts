@@ -4,7 +4,11 @@ import { Tags, parsePart10 } from '../../src/dicom';
 import { isVeilError } from '../../src/errors';
 import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
 import { archiveContract } from './contract';
-import { patientNameOf, protectedSamples } from './fixtures';
+import { patientNameOf, protectedSamples, refOf } from './fixtures';
+import { generateCtSeries } from '../../samples/generate';
+import { protect } from '../../src/protection';
+import { testKey } from '../helpers/keys';
+import { protectOptions } from '../helpers/options';
 
 /** What Orthanc's REST API says about an instance it holds. */
 async function orthancInstance(orthanc: RunningOrthanc, sopInstanceUID: string) {
@@ -67,6 +71,31 @@ describe('archive/dicomweb-archive (real Orthanc with DICOMweb)', () => {
       );
       assert.equal(held.tags.PatientIdentityRemoved, 'YES');
     }
+  });
+
+  it('streams a whole series in one WADO-RS request, each object as stored', async () => {
+    const key = await testKey('archive');
+    const series = generateCtSeries({ slices: 3, rows: 32, columns: 32 }).map((original) => {
+      const bytes = protect(original, protectOptions([key])).bytes;
+      return { bytes, ref: refOf(bytes) };
+    });
+    for (const s of series) await archive.put(s.ref, s.bytes);
+    const streamed: Buffer[] = [];
+    for await (const part of archive.getSeries(series[0]!.ref)) streamed.push(part);
+    const bySop = new Map(streamed.map((b) => [refOf(b).sopInstanceUID, b]));
+    assert.equal(streamed.length, 3);
+    for (const s of series) assert.ok(bySop.get(s.ref.sopInstanceUID)?.equals(s.bytes));
+    // A series the archive does not hold is an empty stream, not an error.
+    const unknown = { ...series[0]!.ref, seriesInstanceUID: '1.2.826.0.1.3680043.99.404' };
+    const none: Buffer[] = [];
+    for await (const part of archive.getSeries(unknown)) none.push(part);
+    assert.deepEqual(none, []);
+    // Stopping early lets the response go (the next request still works).
+    for await (const part of archive.getSeries(series[0]!.ref)) {
+      assert.ok(part.length > 0);
+      break;
+    }
+    assert.ok((await archive.get(series[1]!.ref)).equals(series[1]!.bytes));
   });
 
   it('refuses delete with VEIL_E_ARCHIVE_UNSUPPORTED when the server is not known to be Orthanc', async () => {
