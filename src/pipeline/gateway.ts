@@ -173,6 +173,8 @@ async function start(
     log: log.child({ part: 'retriever' }),
     metrics,
     maxInFlight: Math.max(2, config.workers.processes * config.workers.concurrency * 2),
+    // The workers build the same archive from the same configuration.
+    seriesJobs: archive.getSeries !== undefined,
   });
 
   let workers: WorkerPool | undefined;

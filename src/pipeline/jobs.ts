@@ -43,12 +43,17 @@ export interface RevealItem {
 /**
  * Reveal a batch of archived instances of one retrieval into files the requester streams out and
  * then deletes. One job per batch, not per instance: the queue hand-off is paid once per batch,
- * and the worker fetches the next instance from the archive while it reveals the current one.
+ * and the worker reads the next instance from the archive while it reveals the current one.
  */
 export interface RevealJobData {
   items: RevealItem[];
   /** Who asked, for the audit trail: AE title or token name. */
   requestedBy: string;
+  /**
+   * Every item is of one series: read the whole series in one archive request (Archive.getSeries,
+   * where the archive has it) instead of one request per instance.
+   */
+  fromSeries?: boolean;
 }
 
 /** What became of one item: revealed (its size), or refused for good (code and message). */
@@ -56,16 +61,17 @@ export type RevealOutcome =
   { ok: true; bytes: number } | { ok: false; code: string; message: string };
 
 /**
- * Both the progress value and the result of a reveal job: the outcomes of the items done so far,
- * in item order. Each progress event carries all of them, so a retried attempt resumes after the
- * last one and a listener that missed an event loses nothing.
+ * Both the progress value and the result of a reveal job: outcomes[i] is item i's outcome, null
+ * while it is not done (a series is revealed in the archive's order). Each progress event carries
+ * all of them, so a retried attempt skips what is done and a listener that missed an event loses
+ * nothing.
  */
 export interface RevealJobResult {
-  outcomes: RevealOutcome[];
+  outcomes: Array<RevealOutcome | null>;
 }
 
 /** The most instances one reveal job may name. */
-export const MAX_REVEAL_BATCH = 64;
+export const MAX_REVEAL_BATCH = 256;
 
 /**
  * Job id of an instance's protect job: derived from the SOP Instance UID, so a re-send is one job.

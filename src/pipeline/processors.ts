@@ -212,8 +212,8 @@ async function writeOutgoing(file: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** Checks a reveal item's UIDs and output folder, then reads its object from the archive. */
-async function fetchItem(ctx: WorkerContext, item: RevealItem): Promise<Buffer> {
+/** Refuses a reveal item whose UIDs are not UIDs or whose output is outside spool/outgoing. */
+function checkItem(ctx: WorkerContext, item: RevealItem): void {
   const { ref, outPath } = item;
   if (![ref.studyInstanceUID, ref.seriesInstanceUID, ref.sopInstanceUID].every(isUid)) {
     throw new VeilError('VEIL_E_UID_INVALID', 'The reveal job names an invalid UID.');
@@ -221,7 +221,12 @@ async function fetchItem(ctx: WorkerContext, item: RevealItem): Promise<Buffer> 
   if (path.dirname(path.resolve(outPath)) !== ctx.layout.outgoing) {
     throw new VeilError('VEIL_E_USAGE', 'Reveal output must go to the spool outgoing folder.');
   }
-  return ctx.archive.get(ref);
+}
+
+/** Checks a reveal item, then reads its object from the archive. */
+async function fetchItem(ctx: WorkerContext, item: RevealItem): Promise<Buffer> {
+  checkItem(ctx, item);
+  return ctx.archive.get(item.ref);
 }
 
 /** Reveals one fetched object (verified, and the version Veil archived last) into its outPath. */
@@ -270,48 +275,129 @@ export interface RevealJobLike extends JobLike<RevealJobData> {
 }
 
 /**
- * Reveals the items of a reveal job in order, fetching the next from the archive while the
- * current one is revealed, and reports every outcome as progress. A permanent failure (tampered,
- * stale, unknown instance) is that item's outcome and the batch goes on; a transient one (archive
- * or disk) fails the attempt, and the retry resumes after the last reported item.
+ * Reveals the items of a reveal job and reports every outcome as progress the moment it is known.
+ * A series job (fromSeries) reads its series in one archive request and reveals the items in the
+ * order they arrive; the others (and whatever the series did not hold) are read one by one, the
+ * next while the current one is revealed. A permanent failure (tampered, stale, unknown instance)
+ * is that item's outcome and the batch goes on; a transient one (archive or disk) fails the
+ * attempt, and the retry skips the items already reported.
  */
 export async function processRevealBatch(
   ctx: WorkerContext,
   job: RevealJobLike,
 ): Promise<RevealJobResult> {
-  const { items } = job.data;
+  const { items, fromSeries } = job.data;
   if (!Array.isArray(items) || items.length === 0 || items.length > MAX_REVEAL_BATCH) {
     throw unrecoverable(
       new VeilError('VEIL_E_USAGE', `A reveal job names 1 to ${MAX_REVEAL_BATCH} instances.`),
     );
   }
   const outcomes = resumedOutcomes(job.progress, items.length);
-  const fetch = (i: number): Promise<Buffer> | undefined => {
-    if (i >= items.length) return undefined;
-    const fetched = fetchItem(ctx, items[i]);
-    fetched.catch(() => undefined); // awaited in its turn; never an unhandled rejection meanwhile
-    return fetched;
-  };
-  let next = fetch(outcomes.length);
-  for (let i = outcomes.length; i < items.length; i += 1) {
-    const fetched = next as Promise<Buffer>;
-    next = fetch(i + 1);
+  const settle = async (i: number, fetched: Promise<Buffer>): Promise<void> => {
     try {
-      outcomes.push({ ok: true, bytes: await revealInto(ctx, items[i], fetched) });
+      outcomes[i] = { ok: true, bytes: await revealInto(ctx, items[i]!, fetched) };
     } catch (err) {
       if (!isVeilError(err) || !isPermanentCode(err.code)) throw retryable(err);
       ctx.log.warn({ jobId: job.id, code: err.code }, 'reveal failed');
-      outcomes.push({ ok: false, code: err.code, message: err.message });
+      outcomes[i] = { ok: false, code: err.code, message: err.message };
     }
     await job.updateProgress({ outcomes: [...outcomes] });
+  };
+  if (fromSeries && ctx.archive.getSeries && oneSeries(items)) {
+    await revealFromSeries(ctx, items, outcomes, settle);
+  }
+  const todo = outcomes.flatMap((o, i) => (o === null ? [i] : []));
+  const fetch = (k: number): Promise<Buffer> | undefined => {
+    if (k >= todo.length) return undefined;
+    const fetched = fetchItem(ctx, items[todo[k]!]!);
+    fetched.catch(() => undefined); // awaited in its turn; never an unhandled rejection meanwhile
+    return fetched;
+  };
+  let next = fetch(0);
+  for (let k = 0; k < todo.length; k += 1) {
+    const fetched = next as Promise<Buffer>;
+    next = fetch(k + 1);
+    await settle(todo[k]!, fetched);
   }
   return { outcomes };
 }
 
+/**
+ * The series path of processRevealBatch: streams the items' series from the archive and settles
+ * each pending item whose object arrives (the next object is read while one is revealed). Items
+ * the series did not hold stay pending, for a read of their own.
+ */
+async function revealFromSeries(
+  ctx: WorkerContext,
+  items: RevealItem[],
+  outcomes: Array<RevealOutcome | null>,
+  settle: (i: number, fetched: Promise<Buffer>) => Promise<void>,
+): Promise<void> {
+  const pending = new Map<string, number>();
+  for (const [i, item] of items.entries()) {
+    if (outcomes[i] !== null) continue;
+    try {
+      checkItem(ctx, item);
+      pending.set(item.ref.sopInstanceUID, i);
+    } catch (err) {
+      await settle(i, Promise.reject(err));
+    }
+  }
+  if (pending.size === 0) return;
+  const parts = ctx.archive.getSeries!(items[0]!.ref)[Symbol.asyncIterator]();
+  let finished = false;
+  try {
+    let next = parts.next();
+    while (pending.size > 0) {
+      const part = await next.catch((err: unknown) => {
+        throw retryable(err);
+      });
+      if (part.done) {
+        finished = true;
+        break;
+      }
+      next = parts.next();
+      next.catch(() => undefined);
+      const sop = sopInstanceOf(part.value);
+      const i = sop === undefined ? undefined : pending.get(sop);
+      if (i === undefined) continue; // not asked for (or unreadable: read on its own below)
+      pending.delete(sop as string);
+      await settle(i, Promise.resolve(part.value));
+    }
+  } finally {
+    if (!finished) await parts.return?.(undefined).catch(() => undefined);
+  }
+}
+
+/** True when every item is of the first item's series. */
+function oneSeries(items: RevealItem[]): boolean {
+  const { studyInstanceUID, seriesInstanceUID } = items[0]!.ref;
+  return items.every(
+    (item) =>
+      item.ref.studyInstanceUID === studyInstanceUID &&
+      item.ref.seriesInstanceUID === seriesInstanceUID,
+  );
+}
+
+/** The SOP Instance UID of an archived object, or undefined when its header does not parse. */
+function sopInstanceOf(bytes: Buffer): string | undefined {
+  try {
+    return parsePart10(bytes, { stopAtPixelData: true })
+      .dataset.string(Tags.SOPInstanceUID)
+      ?.trim();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The outcomes an earlier attempt reported, when its progress value is one of ours. */
-function resumedOutcomes(progress: unknown, count: number): RevealOutcome[] {
+function resumedOutcomes(progress: unknown, count: number): Array<RevealOutcome | null> {
   const outcomes = (progress as Partial<RevealJobResult> | undefined)?.outcomes;
-  return Array.isArray(outcomes) && outcomes.length <= count ? [...outcomes] : [];
+  const resumed = new Array<RevealOutcome | null>(count).fill(null);
+  if (Array.isArray(outcomes) && outcomes.length <= count) {
+    for (const [i, o] of outcomes.entries()) resumed[i] = o ?? null;
+  }
+  return resumed;
 }
 
 /**

@@ -1,15 +1,22 @@
 /**
  * Retriever over the reveal queue: the instances of a retrieval go out in reveal jobs of a few
- * instances each (one queue hand-off per batch, the archive read ahead inside it), at most
- * `maxInFlight` jobs at once, and each instance is yielded as soon as its job reports it revealed
- * (a progress event), so a study streams out while the rest is revealed.
+ * instances each (one queue hand-off per batch, the archive read ahead inside it), or of a whole
+ * series where the archive reads a series in one request, at most `maxInFlight` jobs at once; each
+ * instance is yielded as soon as its job reports it revealed (a progress event), so a study
+ * streams out while the rest is revealed.
  */
 import path from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { InstanceRef } from '../archive/archive';
 import type { Logger } from '../log';
 import type { AuditLog, Retrieved, Retriever } from './contracts';
-import type { RevealItem, RevealJobData, RevealJobResult, RevealOutcome } from './jobs';
+import {
+  MAX_REVEAL_BATCH,
+  type RevealItem,
+  type RevealJobData,
+  type RevealJobResult,
+  type RevealOutcome,
+} from './jobs';
 import type { GatewayMetrics } from './metrics';
 import { codeOfReason } from './processors';
 import { type SpoolLayout, removeQuietly, sortableUniq } from './spool';
@@ -26,6 +33,14 @@ export interface QueueRetrieverOptions {
   maxInFlight?: number;
   /** Most instances per reveal job. Default 8. */
   batchSize?: number;
+  /**
+   * The archive reads a whole series in one request much faster than instance by instance
+   * (Archive.getSeries, DICOMweb): a retrieval of at least `seriesJobMin` instances of a series
+   * gets series jobs, which read that series once.
+   */
+  seriesJobs?: boolean;
+  /** Instances of one series from which a series job is used. Default 16. */
+  seriesJobMin?: number;
   /** Longest wait for the next instance of a job, retries included. Default 15 minutes. */
   timeoutMs?: number;
 }
@@ -35,6 +50,12 @@ export const REVEAL_JOB = 'reveal';
 
 /** Codes that mean the archived object did not verify: worth a SecurityAlert, not just a failure. */
 const INTEGRITY = /^VEIL_E_(REVEAL_|STEGO_PAYLOAD|KEY_UNWRAP|CMS)/;
+
+/** The instances of one reveal job, and whether it reads their series in one request. */
+interface Batch {
+  refs: InstanceRef[];
+  fromSeries: boolean;
+}
 
 /** What a running reveal job's events are handed to. */
 interface BatchWatch {
@@ -48,6 +69,7 @@ export class QueueRetriever implements Retriever {
   private readonly maxInFlight: number;
   private readonly batchSize: number;
   private readonly timeoutMs: number;
+  private readonly seriesJobMin: number;
   /** The reveal jobs this gateway waits for, by job id. */
   private readonly watches = new Map<string, BatchWatch>();
 
@@ -55,6 +77,7 @@ export class QueueRetriever implements Retriever {
     this.maxInFlight = Math.max(1, o.maxInFlight ?? 4);
     this.batchSize = Math.max(1, o.batchSize ?? 8);
     this.timeoutMs = o.timeoutMs ?? 15 * 60 * 1000;
+    this.seriesJobMin = o.seriesJobs ? Math.max(1, o.seriesJobMin ?? 16) : Infinity;
     // One listener per event for every job (a QueueEvents would warn past 10 per-job listeners).
     o.revealEvents.on('progress', ({ jobId, data }) => this.watches.get(jobId)?.progress(data));
     o.revealEvents.on('completed', ({ jobId, returnvalue }) =>
@@ -66,8 +89,7 @@ export class QueueRetriever implements Retriever {
   }
 
   async *retrieve(refs: readonly InstanceRef[], requestedBy: string): AsyncIterable<Retrieved> {
-    // Small retrievals still use every job slot; large ones are cut in batches of batchSize.
-    const size = Math.min(this.batchSize, Math.max(1, Math.ceil(refs.length / this.maxInFlight)));
+    const batches = this.plan(refs);
     const ready: Retrieved[] = [];
     let wake: (() => void) | undefined;
     let stopped = false;
@@ -83,17 +105,15 @@ export class QueueRetriever implements Retriever {
       wake?.();
     };
     const launch = (): void => {
-      // Revealed files wait on the spool for a slow consumer: at most maxInFlight batches of them.
+      // Revealed files wait on the spool for a slow consumer: a bounded number of them.
       while (
         !stopped &&
         running < this.maxInFlight &&
-        next < refs.length &&
-        ready.length < size * this.maxInFlight
+        next < batches.length &&
+        ready.length < this.batchSize * this.maxInFlight
       ) {
         running += 1;
-        const batch = refs.slice(next, next + size);
-        next += batch.length;
-        void this.runBatch(batch, requestedBy, deliver).then(() => {
+        void this.runBatch(batches[next++]!, requestedBy, deliver).then(() => {
           running -= 1;
           launch();
           wake?.();
@@ -107,7 +127,7 @@ export class QueueRetriever implements Retriever {
         if (item) {
           yield item;
           launch();
-        } else if (running === 0 && next >= refs.length) {
+        } else if (running === 0 && next >= batches.length) {
           return;
         } else {
           await new Promise<void>((resolve) => (wake = resolve));
@@ -121,29 +141,61 @@ export class QueueRetriever implements Retriever {
   }
 
   /**
-   * Adds one reveal job for `refs` and hands each instance to `deliver` as its outcome arrives;
-   * resolves once every instance of the batch was handed over (revealed or failed).
+   * Cuts a retrieval into reveal jobs: series jobs (up to MAX_REVEAL_BATCH instances) for series
+   * with at least seriesJobMin instances, when the archive reads series cheaply; the rest in
+   * batches of batchSize, smaller when there are few, so that every job slot gets work.
+   */
+  private plan(refs: readonly InstanceRef[]): Batch[] {
+    const bySeries = new Map<string, InstanceRef[]>();
+    for (const ref of refs) {
+      const key = `${ref.studyInstanceUID}/${ref.seriesInstanceUID}`;
+      const list = bySeries.get(key) ?? [];
+      list.push(ref);
+      bySeries.set(key, list);
+    }
+    const batches: Batch[] = [];
+    const rest: InstanceRef[] = [];
+    for (const list of bySeries.values()) {
+      if (list.length < this.seriesJobMin) {
+        rest.push(...list);
+        continue;
+      }
+      for (let at = 0; at < list.length; at += MAX_REVEAL_BATCH) {
+        batches.push({ refs: list.slice(at, at + MAX_REVEAL_BATCH), fromSeries: true });
+      }
+    }
+    const size = Math.min(this.batchSize, Math.max(1, Math.ceil(rest.length / this.maxInFlight)));
+    for (let at = 0; at < rest.length; at += size) {
+      batches.push({ refs: rest.slice(at, at + size), fromSeries: false });
+    }
+    return batches;
+  }
+
+  /**
+   * Adds one reveal job for the batch and hands each instance to `deliver` as its outcome arrives
+   * (in any order); resolves once every instance of the batch was handed over (revealed or failed).
    */
   private runBatch(
-    refs: readonly InstanceRef[],
+    batch: Batch,
     requestedBy: string,
     deliver: (item: Retrieved) => void,
   ): Promise<void> {
-    const items: RevealItem[] = refs.map((ref) => ({
+    const items: RevealItem[] = batch.refs.map((ref) => ({
       ref,
       outPath: path.join(this.o.layout.outgoing, `${sortableUniq()}.dcm`),
     }));
     const jobId = `reveal-${sortableUniq()}`;
     return new Promise<void>((resolve) => {
-      let handed = 0;
+      const handed = new Array<boolean>(items.length).fill(false);
       let timer: NodeJS.Timeout | undefined;
       const take = (value: unknown): void => {
         const outcomes = (value as Partial<RevealJobResult> | undefined)?.outcomes;
         if (!Array.isArray(outcomes)) return;
-        while (handed < Math.min(outcomes.length, items.length)) {
-          const item = items[handed];
-          deliver(this.outcome(item, outcomes[handed] as RevealOutcome, requestedBy));
-          handed += 1;
+        for (let i = 0; i < Math.min(outcomes.length, items.length); i += 1) {
+          const outcome = outcomes[i] as RevealOutcome | null;
+          if (handed[i] || !outcome) continue;
+          handed[i] = true;
+          deliver(this.outcome(items[i]!, outcome, requestedBy));
         }
         arm();
       };
@@ -151,9 +203,11 @@ export class QueueRetriever implements Retriever {
         if (timer) clearTimeout(timer);
         if (this.watches.get(jobId) !== watch) return; // already finished
         this.watches.delete(jobId);
-        for (; handed < items.length; handed += 1) {
-          void removeQuietly(items[handed].outPath);
-          deliver(this.failed(items[handed].ref, requestedBy, err));
+        for (const [i, item] of items.entries()) {
+          if (handed[i]) continue;
+          handed[i] = true;
+          void removeQuietly(item.outPath);
+          deliver(this.failed(item.ref, requestedBy, err));
         }
         resolve();
       };
@@ -175,7 +229,11 @@ export class QueueRetriever implements Retriever {
       // Watched before it is added: its first events may come before the add's reply.
       this.watches.set(jobId, watch);
       arm();
-      const data: RevealJobData = { items, requestedBy };
+      const data: RevealJobData = {
+        items,
+        requestedBy,
+        ...(batch.fromSeries ? { fromSeries: true } : {}),
+      };
       withDeadline(this.o.revealQueue.add(REVEAL_JOB, data, { jobId }), 5000).catch(finish);
     });
   }

@@ -150,7 +150,7 @@ function observe(worker: Worker, queue: 'protect' | 'reveal', o: WorkerPoolOptio
     // A reveal job completes even when some of its instances were refused (tampered, stale):
     // each refusal is a failed reveal, counted like a failed job.
     for (const outcome of (queue === 'reveal' && result?.outcomes) || []) {
-      if (!outcome.ok) o.metrics?.failures.inc({ code: outcome.code, stage: queue });
+      if (outcome && !outcome.ok) o.metrics?.failures.inc({ code: outcome.code, stage: queue });
     }
     log.debug({ jobId: job.id }, 'job completed');
   });

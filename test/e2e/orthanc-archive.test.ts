@@ -15,6 +15,9 @@ import { CONFIG_DIR } from '../../src/cli/settings';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { silentLogger } from '../../src/log';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
+import { QueueName, type RevealJobData } from '../../src/pipeline/jobs';
+import { redisConnection } from '../../src/pipeline/queues';
+import { Queue } from 'bullmq';
 import { generateCtSeries } from '../../samples/generate';
 import { assertSameInstance } from '../helpers/compare';
 import {
@@ -39,7 +42,8 @@ import {
 
 const TOKENS = { modality: 'orthanc-e2e-modality', workstation: 'orthanc-e2e-workstation' };
 const SAMPLES_DIR = path.join(__dirname, '..', '..', 'samples');
-const CT_SLICES = 6;
+// At least the retriever's seriesJobMin (16), so that DICOMweb retrievals take the series path.
+const CT_SLICES = 20;
 const CT_PATIENT = { name: 'ORTHANC^EVE', id: 'VEIL-ORTHANC-E2E' };
 
 function headerOf(bytes: Buffer) {
@@ -294,6 +298,17 @@ function orthancArchiveSuite(kind: 'dicomweb' | 'dimse'): void {
           assertSameDataSet(original, part);
           assertSameMetaIdentity(original, part);
         }
+      }
+      // Over DICOMweb the CT series was read in series jobs (one WADO-RS request for the
+      // series); the DIMSE archive has no series read and reveals instance by instance.
+      const reveal = new Queue(QueueName.Reveal, { connection: redisConnection(gateway.redisUrl) });
+      try {
+        const jobs = await reveal.getJobs(['completed']);
+        const seriesJobs = jobs.filter((j) => (j.data as RevealJobData).fromSeries === true);
+        assert.ok(jobs.length > 0);
+        assert.equal(seriesJobs.length > 0, kind === 'dicomweb');
+      } finally {
+        await reveal.close();
       }
     });
   });

@@ -11,7 +11,7 @@ import {
 import path from 'node:path';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { InstanceRef } from '../../src/archive/archive';
+import type { Archive, InstanceRef } from '../../src/archive/archive';
 import { FilesystemArchive } from '../../src/archive/filesystem-archive';
 import { VeilError } from '../../src/errors';
 import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
@@ -63,6 +63,7 @@ class FlakyArchive extends FilesystemArchive {
     }
     return super.put(ref, bytes);
   }
+  getSeries?: Archive['getSeries'];
   /** Reads that fail with a transient error before the next one succeeds. */
   getFailures = 0;
   gets: string[] = [];
@@ -410,7 +411,7 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       const { job, reported } = batchJob(items);
       const result = await processRevealBatch(ctx, job);
       assert.deepEqual(
-        reported.map((r) => r.outcomes.length),
+        reported.map((r) => r.outcomes.filter((o) => o !== null).length),
         [1, 2, 3],
       );
       assert.deepEqual(result, reported[2]);
@@ -436,8 +437,10 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
         const { outcomes } = await processRevealBatch(ctx, job);
         assert.equal(outcomes.length, 4);
         assert.equal(outcomes[0]!.ok, true);
-        assert.equal(outcomes[1]!.ok ? '' : outcomes[1]!.code, 'VEIL_E_REVEAL_PIXELS_TAMPERED');
-        assert.equal(outcomes[2]!.ok ? '' : outcomes[2]!.code, 'VEIL_E_ARCHIVE_NOT_FOUND');
+        assert.deepEqual(
+          [outcomes[1], outcomes[2]].map((o) => (o && !o.ok ? o.code : '')),
+          ['VEIL_E_REVEAL_PIXELS_TAMPERED', 'VEIL_E_ARCHIVE_NOT_FOUND'],
+        );
         assert.equal(outcomes[3]!.ok, true);
         assert.equal(existsSync(items[1]!.outPath), false);
         assert.equal(existsSync(missing.outPath), false);
@@ -479,12 +482,51 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       assert.deepEqual(archive.gets, [sops[1], sops[2]]);
       assert.equal(existsSync(items[0]!.outPath), false);
       assert.equal(result.outcomes.length, 3);
-      assert.ok(result.outcomes.every((o) => o.ok));
+      assert.ok(result.outcomes.every((o) => o?.ok));
       assertSameInstance(originals[1]!, readFileSync(items[1]!.outPath));
     });
 
+    it('reads a series job from one series stream in the archive order, and what it lacks on its own', async () => {
+      const folder = path.dirname(archive.pathOf(items[0]!.ref));
+      let streams = 0;
+      // The filesystem archive has no series read: this one streams the series folder, newest
+      // name first (an order unlike the items'), with the other tests' objects among them.
+      archive.getSeries = async function* () {
+        streams += 1;
+        for (const name of readdirSync(folder).sort().reverse()) {
+          yield readFileSync(path.join(folder, name));
+        }
+      };
+      try {
+        const missing: RevealItem = {
+          ref: { ...items[0]!.ref, sopInstanceUID: '1.2.826.0.1.3680043.99.405' },
+          outPath: path.join(ctx.layout.outgoing, 'batch-missing.dcm'),
+        };
+        const { job, reported } = batchJob([...items, missing]);
+        job.data.fromSeries = true;
+        archive.gets = [];
+        const { outcomes } = await processRevealBatch(ctx, job);
+        assert.equal(streams, 1);
+        // Only the instance the series did not hold was asked for on its own.
+        assert.deepEqual(archive.gets, [missing.ref.sopInstanceUID]);
+        // Reported in the series' order: the last item first.
+        assert.deepEqual(
+          reported.map((r) => r.outcomes.flatMap((o, i) => (o ? [i] : []))),
+          [[2], [1, 2], [0, 1, 2], [0, 1, 2, 3]],
+        );
+        for (const [i, item] of items.entries()) {
+          assert.deepEqual(outcomes[i], { ok: true, bytes: statSync(item.outPath).size });
+          assertSameInstance(originals[i]!, readFileSync(item.outPath));
+        }
+        const last = outcomes[3];
+        assert.equal(last && !last.ok ? last.code : '', 'VEIL_E_ARCHIVE_NOT_FOUND');
+      } finally {
+        delete archive.getSeries;
+      }
+    });
+
     it('refuses a job naming no instance or too many', async () => {
-      for (const jobItems of [[], Array.from({ length: 65 }, () => items[0]!)]) {
+      for (const jobItems of [[], Array.from({ length: 257 }, () => items[0]!)]) {
         await assert.rejects(
           processRevealBatch(ctx, batchJob(jobItems).job),
           (err) => err instanceof UnrecoverableError && /^VEIL_E_USAGE/.test(err.message),
