@@ -175,6 +175,7 @@ async function start(
     maxInFlight: Math.max(2, config.workers.processes * config.workers.concurrency * 2),
     // The workers build the same archive from the same configuration.
     seriesJobs: archive.getSeries !== undefined,
+    seriesSize: (series) => catalogue.instancesOf(series).length,
   });
 
   let workers: WorkerPool | undefined;

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
-import type { InstanceRef } from '../archive/archive';
+import type { InstanceRef, SeriesRef } from '../archive/archive';
 import type { Logger } from '../log';
 import type { AuditLog, Retrieved, Retriever } from './contracts';
 import {
@@ -41,6 +41,12 @@ export interface QueueRetrieverOptions {
   seriesJobs?: boolean;
   /** Instances of one series from which a series job is used. Default 16. */
   seriesJobMin?: number;
+  /**
+   * How many instances the archive holds in a series (the catalogue knows): a series job is used
+   * only when the retrieval wants at least half of them, so a few instances of a large series are
+   * not paid for with the whole series.
+   */
+  seriesSize?: (series: SeriesRef) => number;
   /** Longest wait for the next instance of a job, retries included. Default 15 minutes. */
   timeoutMs?: number;
 }
@@ -52,7 +58,7 @@ export const REVEAL_JOB = 'reveal';
 const INTEGRITY = /^VEIL_E_(REVEAL_|STEGO_PAYLOAD|KEY_UNWRAP|CMS)/;
 
 /** The instances of one reveal job, and whether it reads their series in one request. */
-interface Batch {
+export interface Batch {
   refs: InstanceRef[];
   fromSeries: boolean;
 }
@@ -89,7 +95,12 @@ export class QueueRetriever implements Retriever {
   }
 
   async *retrieve(refs: readonly InstanceRef[], requestedBy: string): AsyncIterable<Retrieved> {
-    const batches = this.plan(refs);
+    const batches = planRevealJobs(refs, {
+      maxInFlight: this.maxInFlight,
+      batchSize: this.batchSize,
+      seriesJobMin: this.seriesJobMin,
+      ...(this.o.seriesSize ? { seriesSize: this.o.seriesSize } : {}),
+    });
     const ready: Retrieved[] = [];
     let wake: (() => void) | undefined;
     let stopped = false;
@@ -138,37 +149,6 @@ export class QueueRetriever implements Retriever {
       stopped = true;
       for (const item of ready.splice(0)) if (item.ok) void item.release();
     }
-  }
-
-  /**
-   * Cuts a retrieval into reveal jobs: series jobs (up to MAX_REVEAL_BATCH instances) for series
-   * with at least seriesJobMin instances, when the archive reads series cheaply; the rest in
-   * batches of batchSize, smaller when there are few, so that every job slot gets work.
-   */
-  private plan(refs: readonly InstanceRef[]): Batch[] {
-    const bySeries = new Map<string, InstanceRef[]>();
-    for (const ref of refs) {
-      const key = `${ref.studyInstanceUID}/${ref.seriesInstanceUID}`;
-      const list = bySeries.get(key) ?? [];
-      list.push(ref);
-      bySeries.set(key, list);
-    }
-    const batches: Batch[] = [];
-    const rest: InstanceRef[] = [];
-    for (const list of bySeries.values()) {
-      if (list.length < this.seriesJobMin) {
-        rest.push(...list);
-        continue;
-      }
-      for (let at = 0; at < list.length; at += MAX_REVEAL_BATCH) {
-        batches.push({ refs: list.slice(at, at + MAX_REVEAL_BATCH), fromSeries: true });
-      }
-    }
-    const size = Math.min(this.batchSize, Math.max(1, Math.ceil(rest.length / this.maxInFlight)));
-    for (let at = 0; at < rest.length; at += size) {
-      batches.push({ refs: rest.slice(at, at + size), fromSeries: false });
-    }
-    return batches;
   }
 
   /**
@@ -281,6 +261,46 @@ export class QueueRetriever implements Retriever {
     this.o.log.warn({ code, sopInstanceUID: ref.sopInstanceUID }, 'reveal failed');
     return { ref, ok: false, code, message };
   }
+}
+
+/**
+ * Cuts a retrieval into reveal jobs: series jobs (up to MAX_REVEAL_BATCH instances) for series
+ * with at least seriesJobMin instances and at least half of the series (seriesSize), the rest in
+ * batches of batchSize, smaller when there are few, so that every job slot gets work.
+ * seriesJobMin Infinity: no series jobs (the archive reads series no faster).
+ */
+export function planRevealJobs(
+  refs: readonly InstanceRef[],
+  o: {
+    maxInFlight: number;
+    batchSize: number;
+    seriesJobMin: number;
+    seriesSize?: (series: SeriesRef) => number;
+  },
+): Batch[] {
+  const bySeries = new Map<string, InstanceRef[]>();
+  for (const ref of refs) {
+    const key = `${ref.studyInstanceUID}/${ref.seriesInstanceUID}`;
+    const list = bySeries.get(key) ?? [];
+    list.push(ref);
+    bySeries.set(key, list);
+  }
+  const batches: Batch[] = [];
+  const rest: InstanceRef[] = [];
+  for (const list of bySeries.values()) {
+    if (list.length < o.seriesJobMin || list.length * 2 < (o.seriesSize?.(list[0]!) ?? 0)) {
+      rest.push(...list);
+      continue;
+    }
+    for (let at = 0; at < list.length; at += MAX_REVEAL_BATCH) {
+      batches.push({ refs: list.slice(at, at + MAX_REVEAL_BATCH), fromSeries: true });
+    }
+  }
+  const size = Math.min(o.batchSize, Math.max(1, Math.ceil(rest.length / o.maxInFlight)));
+  for (let at = 0; at < rest.length; at += size) {
+    batches.push({ refs: rest.slice(at, at + size), fromSeries: false });
+  }
+  return batches;
 }
 
 /** Rejects when `promise` takes longer than `ms` (a dead Redis otherwise queues commands forever). */
