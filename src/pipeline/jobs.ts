@@ -61,10 +61,20 @@ export type RevealOutcome =
   { ok: true; bytes: number } | { ok: false; code: string; message: string };
 
 /**
- * Both the progress value and the result of a reveal job: outcomes[i] is item i's outcome, null
- * while it is not done (a series is revealed in the archive's order). Each progress event carries
- * all of them, so a retried attempt skips what is done and a listener that missed an event loses
- * nothing.
+ * The progress a reveal job reports each time an item is settled: that item's outcome, and which
+ * items are done so far over all attempts (a bit per item, base64), so a retried attempt skips
+ * them. Small whatever the job's size: a series job reports hundreds of times.
+ */
+export interface RevealProgress {
+  /** Item index and outcome of what was settled since the previous report. */
+  settled: Array<[number, RevealOutcome]>;
+  /** Bit i (of byte i >> 3, mask 1 << (i & 7)) set when item i is done. */
+  done: string;
+}
+
+/**
+ * The result of a reveal job: outcomes[i] is item i's outcome, null when an earlier attempt
+ * settled it (its progress already said how) or, never in practice, when it was not settled.
  */
 export interface RevealJobResult {
   outcomes: Array<RevealOutcome | null>;

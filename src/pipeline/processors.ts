@@ -22,6 +22,7 @@ import {
   type RevealJobData,
   type RevealJobResult,
   type RevealOutcome,
+  type RevealProgress,
 } from './jobs';
 import { filesOf, parseQueuedName, removeQuietly } from './spool';
 import type { WorkerContext } from './worker-context';
@@ -269,9 +270,9 @@ export async function processReveal(
 
 /** A reveal job as the batch processor sees it: BullMQ's Job or SandboxedJob. */
 export interface RevealJobLike extends JobLike<RevealJobData> {
-  /** The last progress an earlier attempt reported (a RevealJobResult), if any. */
+  /** The last progress an earlier attempt reported (a RevealProgress), if any. */
   progress?: unknown;
-  updateProgress(progress: RevealJobResult): Promise<void>;
+  updateProgress(progress: RevealProgress): Promise<void>;
 }
 
 /**
@@ -280,7 +281,7 @@ export interface RevealJobLike extends JobLike<RevealJobData> {
  * order they arrive; the others (and whatever the series did not hold) are read one by one, the
  * next while the current one is revealed. A permanent failure (tampered, stale, unknown instance)
  * is that item's outcome and the batch goes on; a transient one (archive or disk) fails the
- * attempt, and the retry skips the items already reported.
+ * attempt, and the retry skips the items already reported (the done-bits of its progress).
  */
 export async function processRevealBatch(
   ctx: WorkerContext,
@@ -292,21 +293,26 @@ export async function processRevealBatch(
       new VeilError('VEIL_E_USAGE', `A reveal job names 1 to ${MAX_REVEAL_BATCH} instances.`),
     );
   }
-  const outcomes = resumedOutcomes(job.progress, items.length);
+  const done = doneBefore(job.progress, items.length);
+  const outcomes = new Array<RevealOutcome | null>(items.length).fill(null);
   const settle = async (i: number, fetched: Promise<Buffer>): Promise<void> => {
+    let outcome: RevealOutcome;
     try {
-      outcomes[i] = { ok: true, bytes: await revealInto(ctx, items[i]!, fetched) };
+      outcome = { ok: true, bytes: await revealInto(ctx, items[i]!, fetched) };
     } catch (err) {
       if (!isVeilError(err) || !isPermanentCode(err.code)) throw retryable(err);
       ctx.log.warn({ jobId: job.id, code: err.code }, 'reveal failed');
-      outcomes[i] = { ok: false, code: err.code, message: err.message };
+      outcome = { ok: false, code: err.code, message: err.message };
     }
-    await job.updateProgress({ outcomes: [...outcomes] });
+    outcomes[i] = outcome;
+    done[i >> 3] |= 1 << (i & 7);
+    await job.updateProgress({ settled: [[i, outcome]], done: done.toString('base64') });
   };
+  const isDone = (i: number): boolean => (done[i >> 3]! & (1 << (i & 7))) !== 0;
   if (fromSeries && ctx.archive.getSeries && oneSeries(items)) {
-    await revealFromSeries(ctx, items, outcomes, settle);
+    await revealFromSeries(ctx, items, isDone, settle);
   }
-  const todo = outcomes.flatMap((o, i) => (o === null ? [i] : []));
+  const todo = items.flatMap((_, i) => (isDone(i) ? [] : [i]));
   const fetch = (k: number): Promise<Buffer> | undefined => {
     if (k >= todo.length) return undefined;
     const fetched = fetchItem(ctx, items[todo[k]!]!);
@@ -330,12 +336,12 @@ export async function processRevealBatch(
 async function revealFromSeries(
   ctx: WorkerContext,
   items: RevealItem[],
-  outcomes: Array<RevealOutcome | null>,
+  isDone: (i: number) => boolean,
   settle: (i: number, fetched: Promise<Buffer>) => Promise<void>,
 ): Promise<void> {
   const pending = new Map<string, number>();
   for (const [i, item] of items.entries()) {
-    if (outcomes[i] !== null) continue;
+    if (isDone(i)) continue;
     try {
       checkItem(ctx, item);
       pending.set(item.ref.sopInstanceUID, i);
@@ -390,14 +396,13 @@ function sopInstanceOf(bytes: Buffer): string | undefined {
   }
 }
 
-/** The outcomes an earlier attempt reported, when its progress value is one of ours. */
-function resumedOutcomes(progress: unknown, count: number): Array<RevealOutcome | null> {
-  const outcomes = (progress as Partial<RevealJobResult> | undefined)?.outcomes;
-  const resumed = new Array<RevealOutcome | null>(count).fill(null);
-  if (Array.isArray(outcomes) && outcomes.length <= count) {
-    for (const [i, o] of outcomes.entries()) resumed[i] = o ?? null;
-  }
-  return resumed;
+/** The done-bits an earlier attempt reported (when its progress value is one of ours), else none. */
+function doneBefore(progress: unknown, count: number): Buffer {
+  const bytes = Math.ceil(count / 8);
+  const reported = (progress as Partial<RevealProgress> | undefined)?.done;
+  const done = Buffer.alloc(bytes);
+  if (typeof reported === 'string') Buffer.from(reported, 'base64').copy(done, 0, 0, bytes);
+  return done;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   type RevealJobData,
   type RevealJobResult,
   type RevealOutcome,
+  type RevealProgress,
 } from './jobs';
 import type { GatewayMetrics } from './metrics';
 import { codeOfReason } from './processors';
@@ -168,15 +169,16 @@ export class QueueRetriever implements Retriever {
     return new Promise<void>((resolve) => {
       const handed = new Array<boolean>(items.length).fill(false);
       let timer: NodeJS.Timeout | undefined;
+      const hand = (i: unknown, outcome: RevealOutcome | null | undefined): void => {
+        if (typeof i !== 'number' || !(i >= 0 && i < items.length) || handed[i] || !outcome) return;
+        handed[i] = true;
+        deliver(this.outcome(items[i]!, outcome, requestedBy));
+      };
+      // A progress value (RevealProgress: what was just settled) or the result (every outcome).
       const take = (value: unknown): void => {
-        const outcomes = (value as Partial<RevealJobResult> | undefined)?.outcomes;
-        if (!Array.isArray(outcomes)) return;
-        for (let i = 0; i < Math.min(outcomes.length, items.length); i += 1) {
-          const outcome = outcomes[i] as RevealOutcome | null;
-          if (handed[i] || !outcome) continue;
-          handed[i] = true;
-          deliver(this.outcome(items[i]!, outcome, requestedBy));
-        }
+        const progress = value as Partial<RevealProgress & RevealJobResult> | undefined;
+        if (Array.isArray(progress?.settled)) for (const [i, o] of progress.settled) hand(i, o);
+        if (Array.isArray(progress?.outcomes)) progress.outcomes.forEach((o, i) => hand(i, o));
         arm();
       };
       const finish = (err: unknown): void => {

@@ -21,7 +21,7 @@ import { RedisInstanceLock } from '../../src/pipeline/instance-lock';
 import {
   type ProtectJobData,
   type RevealItem,
-  type RevealJobResult,
+  type RevealProgress,
   protectJobId,
 } from '../../src/pipeline/jobs';
 import {
@@ -392,8 +392,8 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
     });
 
     /** A job as BullMQ hands it to the processor, recording every progress it reports. */
-    function batchJob(jobItems: RevealItem[], progress?: RevealJobResult) {
-      const reported: RevealJobResult[] = [];
+    function batchJob(jobItems: RevealItem[], progress?: RevealProgress) {
+      const reported: RevealProgress[] = [];
       const job: RevealJobLike = {
         id: 'batch',
         data: { items: jobItems, requestedBy: 'WS' },
@@ -407,17 +407,22 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       return { job, reported };
     }
 
-    it('reveals each item in order, reporting every outcome so far as progress', async () => {
+    it('reveals each item in order, reporting each outcome and the done items as progress', async () => {
       const { job, reported } = batchJob(items);
       const result = await processRevealBatch(ctx, job);
+      // Done-bits: item i is bit i of byte i >> 3.
       assert.deepEqual(
-        reported.map((r) => r.outcomes.filter((o) => o !== null).length),
-        [1, 2, 3],
+        reported.map((r) => [r.settled.map(([i]) => i), Buffer.from(r.done, 'base64')[0]]),
+        [
+          [[0], 0b001],
+          [[1], 0b011],
+          [[2], 0b111],
+        ],
       );
-      assert.deepEqual(result, reported[2]);
       for (const [i, item] of items.entries()) {
         const bytes = readFileSync(item.outPath);
         assert.deepEqual(result.outcomes[i], { ok: true, bytes: bytes.length });
+        assert.deepEqual(reported[i]!.settled[0]![1], result.outcomes[i]);
         assertSameInstance(originals[i]!, bytes);
       }
     });
@@ -478,11 +483,12 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       rmSync(items[0]!.outPath);
       archive.gets = [];
       const result = await processRevealBatch(ctx, job);
-      // Resumed: the first item is neither read nor written again.
+      // Resumed: the first item is neither read nor written again; its outcome was reported.
       assert.deepEqual(archive.gets, [sops[1], sops[2]]);
       assert.equal(existsSync(items[0]!.outPath), false);
-      assert.equal(result.outcomes.length, 3);
-      assert.ok(result.outcomes.every((o) => o?.ok));
+      assert.equal(result.outcomes[0], null);
+      assert.ok(result.outcomes.slice(1).every((o) => o?.ok));
+      assert.equal(Buffer.from(reported.at(-1)!.done, 'base64')[0], 0b111);
       assertSameInstance(originals[1]!, readFileSync(items[1]!.outPath));
     });
 
@@ -511,8 +517,8 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
         assert.deepEqual(archive.gets, [missing.ref.sopInstanceUID]);
         // Reported in the series' order: the last item first.
         assert.deepEqual(
-          reported.map((r) => r.outcomes.flatMap((o, i) => (o ? [i] : []))),
-          [[2], [1, 2], [0, 1, 2], [0, 1, 2, 3]],
+          reported.map((r) => r.settled.map(([i]) => i)),
+          [[2], [1], [0], [3]],
         );
         for (const [i, item] of items.entries()) {
           assert.deepEqual(outcomes[i], { ok: true, bytes: statSync(item.outPath).size });
