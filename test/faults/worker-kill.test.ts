@@ -37,7 +37,13 @@ import {
 } from './fault-tools';
 import { WORKSTATION_TOKEN, startFaultGateway, writeSeries } from './gateway-fixture';
 
-const SLICES = 30;
+/**
+ * Enough instances that the push, and the protection that keeps pace with it, still run once the
+ * children have been up for 2 s (a 'running' strike waits for that): 30 slices were all protected
+ * before that on an idle machine, and the test then had nothing left to strike.
+ */
+const SLICES = 120;
+const SIZE = 512;
 /**
  * Strikes of "SIGKILL every sandbox child while a protect job is active": twice when the children
  * are protecting, once as soon as the pool has forked new ones (they are still loading).
@@ -93,9 +99,9 @@ function workerKillSuite(kind: 'dicomweb' | 'filesystem'): void {
     it('archives every acknowledged instance exactly once, revealed to the original, after protect children are SIGKILLed mid-job', async () => {
       const g = gateway!;
       const { config } = g.deps;
-      const pushed512 = writeSeries(path.join(tmp.dir, 'push'), 505, SLICES, 512);
-      const files = pushed512.files;
-      const series = [...pushed512.bytes.values()];
+      const pushedSeries = writeSeries(path.join(tmp.dir, 'push'), 505, SLICES, SIZE);
+      const files = pushedSeries.files;
+      const series = [...pushedSeries.bytes.values()];
       const studyUID = parsePart10(series[0]!, { stopAtPixelData: true }).dataset.string(
         Tags.StudyInstanceUID,
       )!;
