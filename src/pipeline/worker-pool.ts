@@ -9,7 +9,7 @@ import { pathToFileURL } from 'node:url';
 import { Child, type ConnectionOptions, Worker } from 'bullmq';
 import type { VeilConfig } from '../config';
 import type { Logger } from '../log';
-import type { ProtectJobResult, RevealJobResult } from './jobs';
+import type { ProtectJobResult, RevealJobResult, RevealProgress } from './jobs';
 import type { GatewayMetrics } from './metrics';
 import { codeOfReason } from './processors';
 import { type KeyGeneratedNotice, openProtectionContext } from './protection-context';
@@ -142,17 +142,20 @@ function observe(worker: Worker, queue: 'protect' | 'reveal', o: WorkerPoolOptio
     if (job.processedOn && job.finishedOn) {
       o.metrics?.jobDuration.observe({ queue }, (job.finishedOn - job.processedOn) / 1000);
     }
-    const result = job.returnvalue as Partial<ProtectJobResult & RevealJobResult> | undefined;
+    const result = job.returnvalue as Partial<ProtectJobResult> | undefined;
     if (queue === 'protect' && result?.archivedBytes) {
       o.metrics?.instancesProtected.inc();
       o.metrics?.bytesProtected.inc(result.archivedBytes);
     }
-    // A reveal job completes even when some of its instances were refused (tampered, stale):
-    // each refusal is a failed reveal, counted like a failed job.
-    for (const outcome of (queue === 'reveal' && result?.outcomes) || []) {
-      if (outcome && !outcome.ok) o.metrics?.failures.inc({ code: outcome.code, stage: queue });
-    }
     log.debug({ jobId: job.id }, 'job completed');
+  });
+  // A reveal job goes on when one of its instances is refused (tampered, stale): each refusal is
+  // a failed reveal, counted when the job reports it (once, whichever attempt settled it).
+  worker.on('progress', (_job, progress) => {
+    const settled = (progress as Partial<RevealProgress> | undefined)?.settled;
+    for (const [, outcome] of (queue === 'reveal' && Array.isArray(settled) && settled) || []) {
+      if (!outcome.ok) o.metrics?.failures.inc({ code: outcome.code, stage: queue });
+    }
   });
   worker.on('failed', (job, err) => {
     const code = codeOfReason(err.message) ?? 'internal';
