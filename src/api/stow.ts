@@ -1,7 +1,8 @@
 /**
  * STOW-RS (PS3.18 10.5): POST /dicom-web/studies[/{study}] with multipart/related;
- * type="application/dicom". Each part streams to a spool temp file (bounded memory), then the
- * intake fsyncs, renames and enqueues it; the reply lists stored and failed instances.
+ * type="application/dicom". Each part streams to a spool temp file (bounded memory, fsynced by the
+ * SpoolWriter), then the intake renames and enqueues it; the reply lists stored and failed
+ * instances.
  */
 import fs from 'node:fs';
 import { Transform, type Readable } from 'node:stream';
@@ -17,6 +18,7 @@ import type { RequestHandler } from 'express';
 import { principalOf } from './auth';
 import type { DicomJsonObject } from './dicom-json';
 import { peekUids, type PeekedUids } from './header-peek';
+import { SpoolWriter } from '../pipeline/spool-writer';
 import { requestLog } from './request-log';
 import { dicomWebRoot, retrieveUrl } from './urls';
 
@@ -202,7 +204,8 @@ export function stowRouter(
           continue;
         }
         const temp = deps.intake.tempPath();
-        const file = fs.createWriteStream(temp, { flags: 'wx' });
+        // fsynced before the pipeline ends, its head kept: intake neither reopens nor re-reads it.
+        const file = new SpoolWriter(temp);
         try {
           await pipeline(part.body, sizeLimit(maxInstance, 'maxInstanceBytes'), file);
         } catch (err) {
@@ -235,7 +238,7 @@ export function stowRouter(
           continue;
         }
         try {
-          const result = await deps.intake.accept(temp, source);
+          const result = await deps.intake.accept(temp, source, file.written());
           stored.push({ ...result, seriesInstanceUID: uids.seriesInstanceUID });
         } catch (err) {
           await removeQuietly(temp);
