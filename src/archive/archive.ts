@@ -54,15 +54,20 @@ export function isUid(uid: string): boolean {
 
 /** Rejects anything but a valid UID, which also makes path traversal impossible ("..", "/"). */
 export function assertInstanceRef(ref: InstanceRef): void {
-  for (const [name, uid] of [
-    ['StudyInstanceUID', ref.studyInstanceUID],
-    ['SeriesInstanceUID', ref.seriesInstanceUID],
-    ['SOPInstanceUID', ref.sopInstanceUID],
-  ] as const) {
-    if (typeof uid !== 'string' || !isUid(uid)) {
-      throw new VeilError('VEIL_E_UID_INVALID', `${name} is not a valid DICOM UID.`, {
-        attribute: name,
-      });
-    }
+  assertSeriesRef(ref);
+  assertUid('SOPInstanceUID', ref.sopInstanceUID);
+}
+
+/** assertInstanceRef for the study and series of a series read. */
+export function assertSeriesRef(ref: SeriesRef): void {
+  assertUid('StudyInstanceUID', ref.studyInstanceUID);
+  assertUid('SeriesInstanceUID', ref.seriesInstanceUID);
+}
+
+function assertUid(name: string, uid: unknown): void {
+  if (typeof uid !== 'string' || !isUid(uid)) {
+    throw new VeilError('VEIL_E_UID_INVALID', `${name} is not a valid DICOM UID.`, {
+      attribute: name,
+    });
   }
 }

@@ -13,6 +13,7 @@ import {
   type InstanceRef,
   type SeriesRef,
   assertInstanceRef,
+  assertSeriesRef,
 } from './archive';
 
 /** Where the DICOMweb archive is and how to reach it. */
@@ -99,7 +100,7 @@ export class DicomWebArchive implements Archive {
 
   /** Series-level WADO-RS (PS3.18 10.4): every object of the series in one response. */
   async *getSeries(series: SeriesRef): AsyncIterable<Buffer> {
-    assertInstanceRef({ ...series, sopInstanceUID: '1' });
+    assertSeriesRef(series);
     const url = `${this.url}/studies/${series.studyInstanceUID}/series/${series.seriesInstanceUID}`;
     yield* this.wado(url, () => undefined);
   }

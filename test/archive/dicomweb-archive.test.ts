@@ -90,6 +90,14 @@ describe('archive/dicomweb-archive (real Orthanc with DICOMweb)', () => {
     const none: Buffer[] = [];
     for await (const part of archive.getSeries(unknown)) none.push(part);
     assert.deepEqual(none, []);
+    // A series that is not a UID is refused before any request.
+    await assert.rejects(
+      archive
+        .getSeries({ ...unknown, seriesInstanceUID: '../1' })
+        [Symbol.asyncIterator]()
+        .next(),
+      (err) => isVeilError(err, 'VEIL_E_UID_INVALID'),
+    );
     // Stopping early lets the response go (the next request still works).
     for await (const part of archive.getSeries(series[0]!.ref)) {
       assert.ok(part.length > 0);
