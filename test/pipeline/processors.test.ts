@@ -64,13 +64,12 @@ class FlakyArchive extends FilesystemArchive {
     return super.put(ref, bytes);
   }
   getSeries?: Archive['getSeries'];
-  /** Reads that fail with a transient error before the next one succeeds. */
-  getFailures = 0;
+  /** SOP Instance UIDs whose next read fails with a transient error (once each). */
+  failNextGet = new Set<string>();
   gets: string[] = [];
   override async get(ref: InstanceRef): Promise<Buffer> {
     this.gets.push(ref.sopInstanceUID);
-    if (this.getFailures > 0) {
-      this.getFailures -= 1;
+    if (this.failNextGet.delete(ref.sopInstanceUID)) {
       throw new VeilError('VEIL_E_ARCHIVE_UNAVAILABLE', 'Archive is down (test).');
     }
     return super.get(ref);
@@ -457,27 +456,15 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
 
     it('fails the attempt on a transient error, and the retry resumes after the last reported item', async () => {
       const { job, reported } = batchJob(items);
-      archive.gets = [];
       // The first item's read succeeds; the second's read (made ahead, while the first is
       // revealed) fails: the attempt fails after reporting the first item.
-      archive.getFailures = 0;
-      const realGet = archive.get.bind(archive);
-      let calls = 0;
-      archive.get = async (ref) => {
-        calls += 1;
-        if (calls === 2) archive.getFailures = 1;
-        return realGet(ref);
-      };
-      try {
-        await assert.rejects(
-          processRevealBatch(ctx, job),
-          (err) =>
-            !(err instanceof UnrecoverableError) &&
-            /^VEIL_E_ARCHIVE_UNAVAILABLE: /.test((err as Error).message),
-        );
-      } finally {
-        archive.get = realGet;
-      }
+      archive.failNextGet.add(sops[1]!);
+      await assert.rejects(
+        processRevealBatch(ctx, job),
+        (err) =>
+          !(err instanceof UnrecoverableError) &&
+          /^VEIL_E_ARCHIVE_UNAVAILABLE: /.test((err as Error).message),
+      );
       assert.equal(reported.length, 1);
       assert.ok(existsSync(items[0]!.outPath));
       rmSync(items[0]!.outPath);
