@@ -251,7 +251,8 @@ async function revealInto(
 
 /**
  * Reveals one archived instance into the job's outPath (under spool/outgoing), atomically; a
- * permanent failure is an UnrecoverableError, anything else is retried.
+ * permanent failure is an UnrecoverableError, anything else is retried. The per-instance step of
+ * processRevealBatch on its own: the workers run batches; the processor tests drive this one.
  */
 export async function processReveal(
   ctx: WorkerContext,

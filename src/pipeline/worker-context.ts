@@ -15,7 +15,7 @@ import { type InstanceLock, RedisInstanceLock } from './instance-lock';
 import { type ProtectionContext, openProtectionContext } from './protection-context';
 import { type SpoolLayout, ensureSpool, spoolLayout } from './spool';
 
-/** The dependencies of processProtect / processReveal. */
+/** The dependencies of processProtect / processRevealBatch. */
 export interface WorkerContext {
   config: VeilConfig;
   log: Logger;
