@@ -4,7 +4,7 @@
  */
 export * from './data-set';
 export * from './tags';
-export { parsePart10, type ParsedInstance, type ParseOptions } from './parse';
+export { parseFileMeta, parsePart10, type ParsedInstance, type ParseOptions } from './parse';
 export {
   writePart10,
   encodeDataSet,

@@ -146,6 +146,15 @@ export function parsePart10(bytes: Buffer, options: ParseOptions = {}): ParsedIn
 }
 
 /**
+ * The File Meta group (0002) alone, without reading the data set: an empty DataSet when the bytes
+ * have no Part 10 preamble. For routing by MediaStorageSOPInstanceUID before a full parse.
+ */
+export function parseFileMeta(bytes: Buffer, maxSequenceDepth = 32): DataSet {
+  if (!hasPart10Prefix(bytes)) return new DataSet();
+  return readMetaGroup(bytes, PREAMBLE_LENGTH + 4, maxSequenceDepth).meta;
+}
+
+/**
  * Reads the data set up to its top-level Pixel Data. Each occurrence of the Pixel Data tag in the
  * bytes is a candidate end; the first one before which the elements parse exactly (no element or
  * sequence cut open) is the top-level element boundary. Candidates inside values or nested

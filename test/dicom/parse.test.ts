@@ -6,6 +6,7 @@ import {
   TransferSyntax,
   bytesElement,
   encodeDataSet,
+  parseFileMeta,
   parsePart10,
   textElement,
   writePart10,
@@ -116,6 +117,23 @@ describe('dicom/parse', () => {
       assert.equal(parsed.meta.size, 0);
       assert.equal(parsed.transferSyntaxUID, TransferSyntax.ExplicitVRLittleEndian);
       assert.ok(valueOf(parsed.dataset.get(Tags.PixelData)).equals(Buffer.from([5, 6])));
+    });
+
+    it('parseFileMeta reads the File Meta alone, and nothing from a file without one', () => {
+      const meta = new DataSet()
+        .set(textElement(Tags.MediaStorageSOPInstanceUID, 'UI', '1.2.3.4'))
+        .set(textElement(Tags.TransferSyntaxUID, 'UI', TransferSyntax.ExplicitVRLittleEndian));
+      const file = Buffer.concat(writePart10(meta, imageDataSet(1, 2, Buffer.from([5, 6]))));
+      const read = parseFileMeta(file);
+      assert.equal(read.string(Tags.MediaStorageSOPInstanceUID), '1.2.3.4');
+      assert.equal(read.has(Tags.PixelData), false);
+      // The meta of a file cut right after it still reads: the data set is never looked at.
+      const metaEnd = file.indexOf(Buffer.from([0x08, 0x00, 0x16, 0x00]));
+      assert.equal(
+        parseFileMeta(file.subarray(0, metaEnd)).string(Tags.TransferSyntaxUID),
+        TransferSyntax.ExplicitVRLittleEndian,
+      );
+      assert.equal(parseFileMeta(encodeDataSet(imageDataSet(1, 2, Buffer.from([5, 6])))).size, 0);
     });
 
     it('accepts a deflated data set it made itself', () => {

@@ -518,6 +518,34 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
       }
     });
 
+    it('routes series parts by their File Meta, and refuses a part filed under another UID', async () => {
+      // Someone with archive access relabels the object of item 0 as item 1 (File Meta only).
+      const stored = readFileSync(archive.pathOf(items[0]!.ref));
+      const at = stored.indexOf(Buffer.from(sops[0]!, 'latin1'));
+      assert.ok(at > 0 && at < 1024, 'the File Meta holds the SOP Instance UID');
+      const relabelled = Buffer.from(stored);
+      relabelled.write(sops[1]!, at, 'latin1');
+      archive.getSeries = async function* () {
+        yield relabelled;
+      };
+      try {
+        const { job } = batchJob(items);
+        job.data.fromSeries = true;
+        archive.gets = [];
+        const { outcomes } = await processRevealBatch(ctx, job);
+        // Item 1 got item 0's object: a valid object, but not the one archived for item 1.
+        const refused = outcomes[1];
+        assert.equal(refused && !refused.ok ? refused.code : '', 'VEIL_E_REVEAL_STALE');
+        assert.equal(existsSync(items[1]!.outPath), false);
+        // The others were not in the stream and were read on their own.
+        assert.deepEqual(archive.gets, [sops[0], sops[2]]);
+        assertSameInstance(originals[0]!, readFileSync(items[0]!.outPath));
+        assertSameInstance(originals[2]!, readFileSync(items[2]!.outPath));
+      } finally {
+        delete archive.getSeries;
+      }
+    });
+
     it('refuses a job naming no instance or too many', async () => {
       for (const jobItems of [[], Array.from({ length: 257 }, () => items[0]!)]) {
         await assert.rejects(
