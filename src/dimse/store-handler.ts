@@ -10,6 +10,7 @@ import type { AssociationContext } from './association-context';
 import { fileMetaHeader } from '../dicom/file-meta';
 import { spoolWriteError } from '../pipeline/spool';
 import { SpoolWriter } from '../pipeline/spool-writer';
+import { commandElement, commandPdu, padded, us } from './pdata-writer';
 import { SpooledDataset } from './raw-dataset';
 
 type PresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -126,26 +127,6 @@ export async function handleStore(
   }
 }
 
-/** One command element in Implicit VR Little Endian (PS3.5 7.1.3): tag, 32-bit length, value. */
-function commandElement(element: number, value: Buffer): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt16LE(0x0000, 0);
-  head.writeUInt16LE(element, 2);
-  head.writeUInt32LE(value.length, 4);
-  return Buffer.concat([head, value]);
-}
-
-function us(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value & 0xffff, 0);
-  return b;
-}
-
-/** Text padded to even length (PS3.5 6.2): UI with NUL, LO with a space. */
-function padded(text: string, pad: string): Buffer {
-  return Buffer.from(text.length % 2 === 0 ? text : text + pad, 'latin1');
-}
-
 /**
  * The P-DATA-TF PDU of a C-STORE-RSP (PS3.7 9.3.1.2, PS3.8 9.3.5), encoded directly: dcmjs-dimse
  * denaturalizes every response through dcmjs, which cost ~1.4 ms of CPU per acknowledgement.
@@ -164,16 +145,5 @@ export function storeResponsePdu(contextId: number, response: CStoreResponse): B
   if (comment !== undefined) elements.push(commandElement(0x0902, padded(comment, ' ')));
   const sopInstance = response.getAffectedSopInstanceUid();
   if (sopInstance !== undefined) elements.push(commandElement(0x1000, padded(sopInstance, '\0')));
-  const body = Buffer.concat(elements);
-  const groupLength = Buffer.alloc(4);
-  groupLength.writeUInt32LE(body.length, 0);
-  const command = Buffer.concat([commandElement(0x0000, groupLength), body]);
-  // PDU: type 04, reserved, length; one PDV item: length, context id, header 03 (command, last).
-  const pdu = Buffer.alloc(12);
-  pdu.writeUInt8(0x04, 0);
-  pdu.writeUInt32BE(6 + command.length, 2);
-  pdu.writeUInt32BE(2 + command.length, 6);
-  pdu.writeUInt8(contextId, 10);
-  pdu.writeUInt8(0x03, 11);
-  return Buffer.concat([pdu, command]);
+  return commandPdu(contextId, elements);
 }

@@ -8,6 +8,7 @@ import tls from 'node:tls';
 import { association as dimseAssociation, Scp } from 'dcmjs-dimse';
 import { VeilError } from '../errors';
 import { TransferSyntax } from '../dicom/tags';
+import { writeStoreRequestsDirectly } from './pdata-writer';
 import type { OutgoingInstance } from './raw-dataset';
 import { sendStore, type MoveOriginator, type RequestSender } from './store-sender';
 
@@ -93,6 +94,7 @@ export class StoreAssociation {
       associationTimeout: timeout,
       pduTimeout: timeout,
     });
+    writeStoreRequestsDirectly(network);
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     return new Promise<StoreAssociation>((resolve, reject) => {
       const fail = (why: string) => {

@@ -13,6 +13,7 @@ import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiati
 import { guardPduLengths } from './pdu-guard';
 import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
 import { resolveMoveDestination } from './retrieve-scope';
+import { writeStoreRequestsDirectly } from './pdata-writer';
 import { queryRetrieveModel } from './sop-classes';
 import {
   createStoreStream,
@@ -57,6 +58,8 @@ export class VeilScp extends Scp {
     id: number,
   ) {
     super(socket, options);
+    // C-GET sub-operations: C-STORE-RQs written without dcmjs-dimse's copies (pdata-writer).
+    writeStoreRequestsDirectly(this);
     // dcmjs-dimse's own Server sets these; without connectedTime no association timeout fires.
     const internals = this.internals();
     internals.connected = true;
