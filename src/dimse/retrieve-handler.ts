@@ -67,6 +67,9 @@ export async function handleRetrieve(
   let studies: string[] = [];
   let refs: InstanceRef[] = [];
   const processed = new Set<string>();
+  // One read buffer for the whole retrieval: each sub-operation is answered (so its bytes were
+  // sent) before the next file is read into it.
+  const reuse = { buffer: Buffer.alloc(0) };
   /** Counts every instance not yet processed as failed: the receiver can no longer get them. */
   const failRemaining = () => {
     for (const ref of refs) {
@@ -120,7 +123,7 @@ export async function handleRetrieve(
         fail();
       } else {
         try {
-          const file = await fs.promises.readFile(item.path);
+          const file = await readReusing(item.path, reuse);
           const status = await target.store(outgoingInstance(file));
           if (status === Status.Success || (status & 0xf000) === 0xb000) {
             if (status === Status.Success) counts.completed++;
@@ -176,4 +179,26 @@ function uniqueContexts(contexts: StoreContext[]): StoreContext[] {
   const seen = new Map<string, StoreContext>();
   for (const c of contexts) seen.set(`${c.sopClassUID}|${c.transferSyntaxUID}`, c);
   return [...seen.values()];
+}
+
+/**
+ * Reads a revealed file into `reuse.buffer` (grown to the largest file so far) and returns the
+ * view of its bytes. A fresh 0.5 MB buffer per instance made the gateway's collector run full
+ * collections on its whole heap for the external memory alone (~2 ms per instance in a C-MOVE).
+ */
+async function readReusing(file: string, reuse: { buffer: Buffer }): Promise<Buffer> {
+  const handle = await fs.promises.open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (reuse.buffer.length < size) reuse.buffer = Buffer.allocUnsafe(size);
+    let read = 0;
+    while (read < size) {
+      const { bytesRead } = await handle.read(reuse.buffer, read, size - read, read);
+      if (bytesRead === 0) break;
+      read += bytesRead;
+    }
+    return reuse.buffer.subarray(0, read);
+  } finally {
+    await handle.close();
+  }
 }
