@@ -3,10 +3,14 @@
  * up. DICOMweb has no standard delete; when the server is Orthanc, delete uses its REST API
  * (POST /tools/lookup, DELETE /instances/{id}). Objects travel as the exact Part 10 bytes.
  */
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { VeilError } from '../errors';
-import { boundaryOf, closing, newBoundary, partHead, readMultipart } from '../http/multipart';
+import {
+  boundaryOf,
+  closing,
+  newBoundary,
+  partHead,
+  readMultipartBuffers,
+} from '../http/multipart';
 import {
   type Archive,
   type ArchiveHealth,
@@ -123,18 +127,19 @@ export class DicomWebArchive implements Archive {
       await res.body?.cancel();
       throw refused('WADO-RS', res.status);
     }
-    const stream = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-    const parts = readMultipart(stream, boundaryOf(res.headers.get('content-type') ?? undefined));
-    const iterator = parts[Symbol.asyncIterator]();
+    // The web stream's own iterator: its return() cancels the response body.
+    const input = res.body[Symbol.asyncIterator]();
+    const parts = readMultipartBuffers(
+      { [Symbol.asyncIterator]: () => input },
+      boundaryOf(res.headers.get('content-type') ?? undefined),
+    );
     try {
       for (;;) {
         let bytes: Buffer;
         try {
-          const next = await iterator.next();
+          const next = await parts.next();
           if (next.done) return;
-          const chunks: Buffer[] = [];
-          for await (const chunk of next.value.body) chunks.push(chunk as Buffer);
-          bytes = Buffer.concat(chunks);
+          bytes = next.value.bytes;
         } catch (err) {
           throw new VeilError(
             'VEIL_E_ARCHIVE_UNAVAILABLE',
@@ -147,7 +152,8 @@ export class DicomWebArchive implements Archive {
       }
     } finally {
       // The consumer stopped early or the response broke: let the connection go.
-      stream.destroy();
+      await parts.return(undefined).catch(() => undefined);
+      await input.return?.().catch(() => undefined);
     }
   }
 

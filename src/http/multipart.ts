@@ -89,7 +89,7 @@ class MultipartScanner {
   partDone = true;
 
   constructor(
-    body: Readable,
+    body: AsyncIterable<unknown>,
     boundary: string,
     private readonly maxPartBytes: number,
     private readonly maxHeaderBytes: number,
@@ -106,7 +106,13 @@ class MultipartScanner {
       this.eof = true;
       return false;
     }
-    const chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as string);
+    const value = r.value;
+    // A web stream yields Uint8Arrays: viewed as a Buffer, not copied.
+    const chunk = Buffer.isBuffer(value)
+      ? value
+      : value instanceof Uint8Array
+        ? Buffer.from(value.buffer, value.byteOffset, value.byteLength)
+        : Buffer.from(value as string);
     this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     return true;
   }
@@ -284,6 +290,42 @@ export async function* readMultipart(
       if (!part.destroyed) part.destroy();
       while ((await scanner.pullBody()) !== null);
     }
+  }
+}
+
+/**
+ * The parts of a multipart body, each body whole in one Buffer: for a client that wants every part
+ * in memory anyway (an archive's WADO-RS answer, instance by instance). The same parser as
+ * readMultipart without a stream per part; `body` may be a Readable or a web ReadableStream.
+ * maxPartBytes bounds each part (VEIL_E_HTTP_TOO_LARGE); malformed → VEIL_E_HTTP_BAD_REQUEST.
+ */
+export async function* readMultipartBuffers(
+  body: AsyncIterable<unknown>,
+  boundary: string,
+  options: MultipartOptions = {},
+): AsyncGenerator<{ headers: Record<string, string>; bytes: Buffer }> {
+  if (!BOUNDARY.test(boundary)) throw badRequest('The multipart boundary is invalid.');
+  const scanner = new MultipartScanner(
+    body,
+    boundary,
+    options.maxPartBytes ?? Number.POSITIVE_INFINITY,
+    options.maxHeaderBytes ?? 16 * 1024,
+  );
+  await scanner.skipPreamble();
+  for (;;) {
+    if (await scanner.afterDelimiter()) {
+      await scanner.drainEpilogue();
+      return;
+    }
+    const headers = await scanner.readHeaders();
+    scanner.openPart();
+    const pieces: Buffer[] = [];
+    let length = 0;
+    for (let piece = await scanner.pullBody(); piece !== null; piece = await scanner.pullBody()) {
+      pieces.push(piece);
+      length += piece.length;
+    }
+    yield { headers, bytes: Buffer.concat(pieces, length) };
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
+import { ReadableStream } from 'node:stream/web';
 import { finished } from 'node:stream/promises';
 import fc from 'fast-check';
 import { isVeilError, type ErrorCode } from '../../src/errors';
@@ -11,6 +12,7 @@ import {
   parseContentType,
   partHead,
   readMultipart,
+  readMultipartBuffers,
   type MultipartOptions,
 } from '../../src/http/multipart';
 
@@ -109,6 +111,38 @@ describe('http/multipart', () => {
         ),
         { numRuns: 300 },
       );
+    });
+
+    it('readMultipartBuffers gives the same parts, whole, from a Readable or a web stream', async () => {
+      const whole = async (body: AsyncIterable<unknown>, options?: MultipartOptions) => {
+        const parts: Part[] = [];
+        for await (const p of readMultipartBuffers(body, B, options))
+          parts.push({ headers: p.headers, body: p.bytes });
+        return parts;
+      };
+      /** The same chunks as a web ReadableStream of Uint8Arrays (what fetch gives). */
+      const web = (stream: Readable) =>
+        ReadableStream.from(
+          (async function* () {
+            for await (const c of stream) yield new Uint8Array(c as Buffer);
+          })(),
+        );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ headers: headersArb, body: bodyArb(B) }), { maxLength: 5 }),
+          fc.array(fc.nat({ max: 2000 }), { maxLength: 8 }),
+          async (parts, cuts) => {
+            const bytes = encode(B, parts, 'preamble');
+            const expected = await parse(feed(bytes, cuts), B);
+            assert.deepEqual(await whole(feed(bytes, cuts)), expected);
+            assert.deepEqual(await whole(web(feed(bytes, cuts))), expected);
+          },
+        ),
+        { numRuns: 200 },
+      );
+      const big = encode(B, [{ headers: {}, body: Buffer.alloc(5000, 2) }]);
+      await rejectsWith(whole(feed(big, [100]), { maxPartBytes: 4999 }), 'VEIL_E_HTTP_TOO_LARGE');
+      await rejectsWith(whole(feed(big.subarray(0, 3000))), 'VEIL_E_HTTP_BAD_REQUEST');
     });
 
     it('parses correctly when the body is split at every single byte position', async () => {
