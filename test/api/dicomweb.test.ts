@@ -3,9 +3,11 @@
  * protection by in-process workers, QIDO-RS from the catalogue, WADO-RS of revealed instances.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { Tags, parsePart10 } from '../../src/dicom';
+import { spoolLayout } from '../../src/pipeline/spool';
 import { assertSameInstance } from '../helpers/compare';
 import { syntheticInstance } from '../helpers/synthetic';
 import { eventually } from '../pipeline/harness';
@@ -212,6 +214,40 @@ describe('api/dicomweb (STOW-RS, QIDO-RS, WADO-RS over the real pipeline; redis-
     const series = await get(`/dicom-web/studies/${usA.study}/series/${usB.series}`);
     const [seriesPart] = await readParts(series.res.headers.get('content-type')!, series.bytes);
     assertSameInstance(usB.bytes, seriesPart!.bytes);
+  });
+
+  it('keeps serving after a client leaves in the middle of a WADO-RS, and leaves no revealed file', async () => {
+    const url = new URL(`${gw.url}/dicom-web/studies/${usA.study}`);
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get(
+        url,
+        {
+          headers: {
+            ...bearer('workstation'),
+            accept: 'multipart/related; type="application/dicom"',
+          },
+        },
+        (res) => {
+          assert.equal(res.statusCode, 200);
+          // The first bytes of the first instance, then the client goes away.
+          res.once('data', () => {
+            req.destroy();
+            resolve();
+          });
+        },
+      );
+      req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+    });
+    const outgoing = spoolLayout(gw.config.spool.dir).outgoing;
+    await eventually(
+      () => (readdirSync(outgoing).length === 0 ? true : undefined),
+      'revealed files released',
+    );
+    const { res, bytes } = await get(`/dicom-web/studies/${usA.study}`, {
+      accept: 'multipart/related; type="application/dicom"',
+    });
+    assert.equal(res.status, 200);
+    assert.equal((await readParts(res.headers.get('content-type')!, bytes)).length, 2);
   });
 
   it('answers /metadata with the revealed header as DICOM JSON, Pixel Data without a value', async () => {
