@@ -31,7 +31,10 @@ function sent(direct: boolean, request: unknown, contextId: number, maxPdu: numb
   const { socket, bytes } = recordingSocket();
   const network = new Network(socket, {});
   if (direct) writeStoreRequestsDirectly(network);
-  (network as unknown as { _sendPDataTF: SendPDataTF })._sendPDataTF(request, contextId, maxPdu);
+  const internals = network as unknown as { _sendPDataTF: SendPDataTF; _reset(): void };
+  internals._sendPDataTF(request, contextId, maxPdu);
+  // A Network runs a timeout interval until its socket closes; this socket never does.
+  internals._reset();
   return bytes();
 }
 
