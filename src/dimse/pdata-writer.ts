@@ -6,41 +6,35 @@
  * the gateway's CPU. Commands are Implicit VR Little Endian, elements in ascending tag order.
  */
 import type { Socket } from 'node:net';
+import { type Element, bytesElement, textElement, usElement } from '../dicom/data-set';
 import { RawDataset } from './raw-dataset';
 
 /** dcmjs-dimse never sends a PDU larger than this, whatever the peer accepts. */
 const MAX_PDU_CAP = 4 * 1024 * 1024;
 
 /** One command element (group 0000) in Implicit VR Little Endian: tag, 32-bit length, value. */
-export function commandElement(element: number, value: Buffer): Buffer {
+function commandElement(element: Element): Buffer {
   const head = Buffer.alloc(8);
   head.writeUInt16LE(0x0000, 0);
-  head.writeUInt16LE(element, 2);
-  head.writeUInt32LE(value.length, 4);
-  return Buffer.concat([head, value]);
+  head.writeUInt16LE(element.tag & 0xffff, 2);
+  head.writeUInt32LE(element.value?.length ?? 0, 4);
+  return element.value ? Buffer.concat([head, element.value]) : head;
 }
 
-/** A US value. */
-export function us(value: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(value & 0xffff, 0);
-  return b;
-}
-
-/** Text padded to even length (PS3.5 6.2): UI with NUL, other strings with a space. */
-export function padded(text: string, pad: string): Buffer {
-  return Buffer.from(text.length % 2 === 0 ? text : text + pad, 'latin1');
+/** A US command element (the value kept to 16 bits, as dcmjs-dimse writes it). */
+export function commandUs(element: number, value: number): Element {
+  return usElement(element, value & 0xffff);
 }
 
 /**
  * A whole command in one P-DATA-TF PDU: (0000,0000) group length first, then `elements` (already
  * in ascending tag order); one PDV whose control header says command, last fragment.
  */
-export function commandPdu(contextId: number, elements: Buffer[]): Buffer {
-  const body = Buffer.concat(elements);
+export function commandPdu(contextId: number, elements: Element[]): Buffer {
+  const body = Buffer.concat(elements.map(commandElement));
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(body.length, 0);
-  const command = Buffer.concat([commandElement(0x0000, groupLength), body]);
+  const command = Buffer.concat([commandElement(bytesElement(0x0000, 'UL', groupLength)), body]);
   return Buffer.concat([pduHeader(contextId, command.length, 0x03), command]);
 }
 
@@ -83,16 +77,16 @@ export function writeDataPdus(
   return sent;
 }
 
-/** Command elements of a C-STORE-RQ as dcmjs-dimse names them: element number and how to encode. */
-const STORE_REQUEST_ELEMENTS: Record<string, [number, (value: unknown) => Buffer]> = {
-  AffectedSOPClassUID: [0x0002, (v) => padded(String(v), '\0')],
-  CommandField: [0x0100, (v) => us(Number(v))],
-  MessageID: [0x0110, (v) => us(Number(v))],
-  Priority: [0x0700, (v) => us(Number(v))],
-  CommandDataSetType: [0x0800, (v) => us(Number(v))],
-  AffectedSOPInstanceUID: [0x1000, (v) => padded(String(v), '\0')],
-  MoveOriginatorApplicationEntityTitle: [0x1030, (v) => padded(String(v), ' ')],
-  MoveOriginatorMessageID: [0x1031, (v) => us(Number(v))],
+/** Command elements of a C-STORE-RQ as dcmjs-dimse names them, made from its values. */
+const STORE_REQUEST_ELEMENTS: Record<string, (value: unknown) => Element> = {
+  AffectedSOPClassUID: (v) => textElement(0x0002, 'UI', String(v)),
+  CommandField: (v) => commandUs(0x0100, Number(v)),
+  MessageID: (v) => commandUs(0x0110, Number(v)),
+  Priority: (v) => commandUs(0x0700, Number(v)),
+  CommandDataSetType: (v) => commandUs(0x0800, Number(v)),
+  AffectedSOPInstanceUID: (v) => textElement(0x1000, 'UI', String(v)),
+  MoveOriginatorApplicationEntityTitle: (v) => textElement(0x1030, 'AE', String(v)),
+  MoveOriginatorMessageID: (v) => commandUs(0x1031, Number(v)),
 };
 
 /** What _sendPDataTF receives from dcmjs-dimse: the request (command and data set). */
@@ -102,16 +96,16 @@ interface OutgoingRequest {
 }
 
 /** The command elements of a C-STORE-RQ, or undefined for any other command or an unknown element. */
-function storeRequestElements(request: OutgoingRequest): Buffer[] | undefined {
+function storeRequestElements(request: OutgoingRequest): Element[] | undefined {
   const elements = request.getCommandDataset().getElements();
   if (elements.CommandField !== 0x0001) return undefined;
-  const encoded: Array<[number, Buffer]> = [];
+  const encoded: Element[] = [];
   for (const [name, value] of Object.entries(elements)) {
-    const known = STORE_REQUEST_ELEMENTS[name];
-    if (known === undefined || value === undefined || value === null) return undefined;
-    encoded.push([known[0], commandElement(known[0], known[1](value))]);
+    const make = STORE_REQUEST_ELEMENTS[name];
+    if (make === undefined || value === undefined || value === null) return undefined;
+    encoded.push(make(value));
   }
-  return encoded.sort((a, b) => a[0] - b[0]).map(([, bytes]) => bytes);
+  return encoded.sort((a, b) => a.tag - b.tag);
 }
 
 /** The dcmjs-dimse Network internals the writer replaces and uses (present in 0.3.x). */
@@ -138,14 +132,15 @@ export function writeStoreRequestsDirectly(network: object): void {
   ): void {
     const dataset = request.getDataset();
     const elements = dataset instanceof RawDataset ? storeRequestElements(request) : undefined;
-    if (elements === undefined || !(dataset instanceof RawDataset)) {
+    if (elements === undefined) {
       original.call(this, request, contextId, maxPduLength);
       return;
     }
     const command = commandPdu(contextId, elements);
     this.socket.cork();
     this.socket.write(command);
-    const sent = writeDataPdus(this.socket, contextId, dataset.rawBytes(), maxPduLength);
+    const bytes = (dataset as RawDataset).rawBytes();
+    const sent = writeDataPdus(this.socket, contextId, bytes, maxPduLength);
     this.socket.uncork();
     this.statistics?.addBytesSent(command.length + sent);
   };

@@ -10,7 +10,8 @@ import type { AssociationContext } from './association-context';
 import { fileMetaHeader } from '../dicom/file-meta';
 import { spoolWriteError } from '../pipeline/spool';
 import { SpoolWriter } from '../pipeline/spool-writer';
-import { commandElement, commandPdu, padded, us } from './pdata-writer';
+import { type Element, textElement } from '../dicom/data-set';
+import { commandPdu, commandUs } from './pdata-writer';
 import { SpooledDataset } from './raw-dataset';
 
 type PresentationContext = InstanceType<typeof association.PresentationContext>;
@@ -133,17 +134,17 @@ export async function handleStore(
  * Commands are always Implicit VR Little Endian (PS3.7 6.3.1); elements in ascending tag order.
  */
 export function storeResponsePdu(contextId: number, response: CStoreResponse): Buffer {
-  const elements: Buffer[] = [];
+  const elements: Element[] = [];
   const sopClass = response.getAffectedSopClassUid();
-  if (sopClass !== undefined) elements.push(commandElement(0x0002, padded(sopClass, '\0')));
-  elements.push(commandElement(0x0100, us(0x8001)));
+  if (sopClass !== undefined) elements.push(textElement(0x0002, 'UI', sopClass));
+  elements.push(commandUs(0x0100, 0x8001));
   const messageId = response.getMessageIdBeingRespondedTo();
-  if (messageId !== undefined) elements.push(commandElement(0x0120, us(messageId)));
-  elements.push(commandElement(0x0800, us(0x0101))); // no data set follows
-  elements.push(commandElement(0x0900, us(response.getStatus() ?? 0)));
+  if (messageId !== undefined) elements.push(commandUs(0x0120, messageId));
+  elements.push(commandUs(0x0800, 0x0101)); // no data set follows
+  elements.push(commandUs(0x0900, response.getStatus() ?? 0));
   const comment = response.getErrorComment();
-  if (comment !== undefined) elements.push(commandElement(0x0902, padded(comment, ' ')));
+  if (comment !== undefined) elements.push(textElement(0x0902, 'LO', comment));
   const sopInstance = response.getAffectedSopInstanceUid();
-  if (sopInstance !== undefined) elements.push(commandElement(0x1000, padded(sopInstance, '\0')));
+  if (sopInstance !== undefined) elements.push(textElement(0x1000, 'UI', sopInstance));
   return commandPdu(contextId, elements);
 }
