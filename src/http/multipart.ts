@@ -258,14 +258,16 @@ class PartBody extends Readable {
   }
 }
 
-/** Streaming multipart parser (RFC 2046): yields parts in order; each part's body streams (bounded
- *  memory: never buffers a whole part); the consumer must consume/destroy part.body before asking
- *  for the next part. maxPartBytes → VEIL_E_HTTP_TOO_LARGE; malformed → VEIL_E_HTTP_BAD_REQUEST. */
-export async function* readMultipart(
-  body: Readable,
+/**
+ * The structure both readers share: checks the boundary, skips the preamble, and for each part
+ * yields its headers with the scanner positioned at its body; once the consumer asks for the next
+ * part, whatever it left of the body is skipped. Ends after the epilogue.
+ */
+async function* scanParts(
+  body: AsyncIterable<unknown>,
   boundary: string,
-  options: MultipartOptions = {},
-): AsyncGenerator<MultipartPart> {
+  options: MultipartOptions,
+): AsyncGenerator<{ headers: Record<string, string>; scanner: MultipartScanner }> {
   if (!BOUNDARY.test(boundary)) throw badRequest('The multipart boundary is invalid.');
   const scanner = new MultipartScanner(
     body,
@@ -281,15 +283,26 @@ export async function* readMultipart(
     }
     const headers = await scanner.readHeaders();
     scanner.openPart();
+    yield { headers, scanner };
+    while ((await scanner.pullBody()) !== null);
+  }
+}
+
+/** Streaming multipart parser (RFC 2046): yields parts in order; each part's body streams (bounded
+ *  memory: never buffers a whole part); the consumer must consume/destroy part.body before asking
+ *  for the next part. maxPartBytes → VEIL_E_HTTP_TOO_LARGE; malformed → VEIL_E_HTTP_BAD_REQUEST. */
+export async function* readMultipart(
+  body: Readable,
+  boundary: string,
+  options: MultipartOptions = {},
+): AsyncGenerator<MultipartPart> {
+  for await (const { headers, scanner } of scanParts(body, boundary, options)) {
     const part = new PartBody(scanner);
     yield { headers, body: part };
     await part.inflight;
     if (part.failure !== undefined) throw part.failure;
-    if (!scanner.partDone) {
-      // The consumer left the body unread: end it as a premature close, then skip its bytes.
-      if (!part.destroyed) part.destroy();
-      while ((await scanner.pullBody()) !== null);
-    }
+    // The consumer left the body unread: end it as a premature close (scanParts skips its bytes).
+    if (!scanner.partDone && !part.destroyed) part.destroy();
   }
 }
 
@@ -304,21 +317,7 @@ export async function* readMultipartBuffers(
   boundary: string,
   options: MultipartOptions = {},
 ): AsyncGenerator<{ headers: Record<string, string>; bytes: Buffer }> {
-  if (!BOUNDARY.test(boundary)) throw badRequest('The multipart boundary is invalid.');
-  const scanner = new MultipartScanner(
-    body,
-    boundary,
-    options.maxPartBytes ?? Number.POSITIVE_INFINITY,
-    options.maxHeaderBytes ?? 16 * 1024,
-  );
-  await scanner.skipPreamble();
-  for (;;) {
-    if (await scanner.afterDelimiter()) {
-      await scanner.drainEpilogue();
-      return;
-    }
-    const headers = await scanner.readHeaders();
-    scanner.openPart();
+  for await (const { headers, scanner } of scanParts(body, boundary, options)) {
     const pieces: Buffer[] = [];
     let length = 0;
     for (let piece = await scanner.pullBody(); piece !== null; piece = await scanner.pullBody()) {
