@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { Dataset, responses, type requests } from 'dcmjs-dimse';
 import type { InstanceRef } from '../archive/archive';
+import { VeilError } from '../errors';
 import type { AssociationContext, OperationChannel } from './association-context';
 import { assertIdentifierUids } from './identifier-uids';
 import { outgoingInstance, type OutgoingInstance } from './raw-dataset';
@@ -127,7 +128,7 @@ export async function handleRetrieve(
         fail();
       } else {
         try {
-          const file = await readReusing(item.path, reuse);
+          const file = await readReusing(item.path, item.bytes, reuse);
           const status = await target.store(outgoingInstance(file));
           if (status === Status.Success || (status & 0xf000) === 0xb000) {
             if (status === Status.Success) counts.completed++;
@@ -191,22 +192,27 @@ function uniqueContexts(contexts: StoreContext[]): StoreContext[] {
 }
 
 /**
- * Reads a revealed file into `reuse.buffer` (grown to the largest file so far) and returns the
- * view of its bytes. A fresh 0.5 MB buffer per instance made the gateway's collector run full
- * collections on its whole heap for the external memory alone (~2 ms per instance in a C-MOVE).
+ * Reads a revealed file of `length` bytes (as its reveal job reported) into `reuse.buffer`, grown
+ * to the largest file so far, and returns the view of its bytes. A fresh 0.5 MB buffer per
+ * instance made the gateway's collector run full collections on its whole heap for the external
+ * memory alone (~2 ms per instance in a C-MOVE).
  */
-async function readReusing(file: string, reuse: { buffer: Buffer }): Promise<Buffer> {
+async function readReusing(
+  file: string,
+  length: number,
+  reuse: { buffer: Buffer },
+): Promise<Buffer> {
+  if (reuse.buffer.length < length) reuse.buffer = Buffer.allocUnsafe(length);
   const handle = await fs.promises.open(file, 'r');
   try {
-    const { size } = await handle.stat();
-    if (reuse.buffer.length < size) reuse.buffer = Buffer.allocUnsafe(size);
-    let read = 0;
-    while (read < size) {
-      const { bytesRead } = await handle.read(reuse.buffer, read, size - read, read);
-      if (bytesRead === 0) break;
+    for (let read = 0; read < length;) {
+      const { bytesRead } = await handle.read(reuse.buffer, read, length - read, read);
+      if (bytesRead === 0) {
+        throw new VeilError('VEIL_E_IO', 'A revealed file is shorter than it was reported.');
+      }
       read += bytesRead;
     }
-    return reuse.buffer.subarray(0, read);
+    return reuse.buffer.subarray(0, length);
   } finally {
     await handle.close();
   }
