@@ -20,18 +20,22 @@ import type { Role } from './tokens';
 
 type Failure = Extract<Retrieved, { ok: false }>;
 
-/** Writes with backpressure; resolves early when the client has gone (the caller then stops). */
-async function write(res: Response, chunk: Buffer): Promise<void> {
-  if (res.destroyed) return;
-  if (res.write(chunk)) return;
-  await new Promise<void>((resolve) => {
+/**
+ * Writes and resolves once the chunk was handed to the socket (backpressure, and a buffer passed in
+ * may be reused afterwards), or early when the client has gone (the caller then stops).
+ */
+function write(res: Response, chunk: Buffer): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (res.destroyed) {
+      resolve();
+      return;
+    }
     const done = (): void => {
-      res.off('drain', done);
       res.off('close', done);
       resolve();
     };
-    res.on('drain', done);
-    res.on('close', done);
+    res.once('close', done);
+    res.write(chunk, () => done());
   });
 }
 
@@ -60,27 +64,11 @@ async function streamFile(
         throw new VeilError('VEIL_E_IO', 'A revealed file is shorter than it was reported.');
       }
       position += bytesRead;
-      await writeFlushed(res, buffer.subarray(0, bytesRead));
+      await write(res, buffer.subarray(0, bytesRead));
     }
   } finally {
     await handle.close();
   }
-}
-
-/** Writes and resolves once the chunk was handed to the socket, or the client went away. */
-function writeFlushed(res: Response, chunk: Buffer): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (res.destroyed) {
-      resolve();
-      return;
-    }
-    const done = (): void => {
-      res.off('close', done);
-      resolve();
-    };
-    res.once('close', done);
-    res.write(chunk, () => done());
-  });
 }
 
 /** The scope of the request, UIDs validated (400 VEIL_E_UID_INVALID). */
