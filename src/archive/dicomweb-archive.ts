@@ -3,6 +3,8 @@
  * up. DICOMweb has no standard delete; when the server is Orthanc, delete uses its REST API
  * (POST /tools/lookup, DELETE /instances/{id}). Objects travel as the exact Part 10 bytes.
  */
+import http from 'node:http';
+import https from 'node:https';
 import { VeilError } from '../errors';
 import {
   boundaryOf,
@@ -11,6 +13,7 @@ import {
   partHead,
   readMultipartBuffers,
 } from '../http/multipart';
+import { type StreamedResponse, streamGet } from '../http/stream-get';
 import {
   type Archive,
   type ArchiveHealth,
@@ -29,7 +32,10 @@ export interface DicomWebArchiveOptions {
   password?: string;
   /** Orthanc REST root for delete; default: `url` without its trailing /dicom-web. */
   orthancUrl?: string;
-  /** Per-request timeout in ms; default 60000. */
+  /**
+   * Timeout in ms, default 60000: of a whole request, except WADO-RS reads, where it is the longest
+   * silence (a large series streams for as long as it keeps coming).
+   */
   timeoutMs?: number;
 }
 
@@ -46,6 +52,8 @@ export class DicomWebArchive implements Archive {
   private readonly authorization: string | undefined;
   private readonly timeoutMs: number;
   private orthanc: Promise<boolean> | undefined;
+  /** Kept-alive connections of the WADO-RS reads (streamGet); fetch pools its own. */
+  private readonly agent: http.Agent;
 
   constructor(options: DicomWebArchiveOptions) {
     this.url = options.url.replace(/\/+$/, '');
@@ -58,6 +66,9 @@ export class DicomWebArchive implements Archive {
       ? `Basic ${Buffer.from(`${options.username}:${options.password ?? ''}`).toString('base64')}`
       : undefined;
     this.timeoutMs = options.timeoutMs ?? 60000;
+    this.agent = this.url.startsWith('https:')
+      ? new https.Agent({ keepAlive: true })
+      : new http.Agent({ keepAlive: true });
   }
 
   /** STOW-RS of one instance (PS3.18 10.5); a refused instance is VEIL_E_ARCHIVE_UNAVAILABLE. */
@@ -114,25 +125,18 @@ export class DicomWebArchive implements Archive {
    * 404/204 end with what `absent` returns (an error to throw, or undefined for nothing).
    */
   private async *wado(url: string, absent: () => VeilError | undefined): AsyncIterable<Buffer> {
-    const res = await this.request('GET', url, {
-      headers: { Accept: `${DICOM_MULTIPART}; transfer-syntax=*` },
-    });
+    const res = await this.streamedGet(url, { Accept: `${DICOM_MULTIPART}; transfer-syntax=*` });
     if (res.status === 404 || res.status === 204) {
-      await res.body?.cancel();
+      res.body.destroy();
       const err = absent();
       if (err) throw err;
       return;
     }
-    if (!res.ok || !res.body) {
-      await res.body?.cancel();
+    if (res.status < 200 || res.status >= 300) {
+      res.body.destroy();
       throw refused('WADO-RS', res.status);
     }
-    // The web stream's own iterator: its return() cancels the response body.
-    const input = res.body[Symbol.asyncIterator]();
-    const parts = readMultipartBuffers(
-      { [Symbol.asyncIterator]: () => input },
-      boundaryOf(res.headers.get('content-type') ?? undefined),
-    );
+    const parts = readMultipartBuffers(res.body, boundaryOf(res.header('content-type')));
     try {
       for (;;) {
         let bytes: Buffer;
@@ -153,7 +157,7 @@ export class DicomWebArchive implements Archive {
     } finally {
       // The consumer stopped early or the response broke: let the connection go.
       await parts.return(undefined).catch(() => undefined);
-      await input.return?.().catch(() => undefined);
+      res.body.destroy();
     }
   }
 
@@ -231,7 +235,8 @@ export class DicomWebArchive implements Archive {
   }
 
   async close(): Promise<void> {
-    // fetch's connection pool needs no closing; nothing else is held.
+    // fetch's connection pool needs no closing; the WADO-RS connections do.
+    this.agent.destroy();
   }
 
   private instanceUrl(ref: InstanceRef): string {
@@ -257,6 +262,34 @@ export class DicomWebArchive implements Archive {
     });
   }
 
+  /**
+   * A GET whose body streams (WADO-RS), cut after `timeoutMs` of silence rather than of transfer,
+   * so a large series is read however long it takes while it keeps coming; credentials, no
+   * compression, network failures and 5xx as VEIL_E_ARCHIVE_UNAVAILABLE, as request() does.
+   */
+  private async streamedGet(
+    url: string,
+    headers: Record<string, string>,
+  ): Promise<StreamedResponse> {
+    const all: Record<string, string> = { 'Accept-Encoding': 'identity', ...headers };
+    if (this.authorization) all.Authorization = this.authorization;
+    let res: StreamedResponse;
+    try {
+      res = await streamGet(url, {
+        headers: all,
+        agent: this.agent,
+        idleTimeoutMs: this.timeoutMs,
+      });
+    } catch (err) {
+      throw unreachable(err);
+    }
+    if (res.status >= 500) {
+      res.body.destroy();
+      throw refused('GET', res.status);
+    }
+    return res;
+  }
+
   /** fetch with credentials and a timeout; network failures and 5xx become VEIL_E_ARCHIVE_UNAVAILABLE. */
   private async request(
     method: string,
@@ -276,13 +309,7 @@ export class DicomWebArchive implements Archive {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (err) {
-      const reason = networkReason(err);
-      throw new VeilError(
-        'VEIL_E_ARCHIVE_UNAVAILABLE',
-        `The DICOMweb archive cannot be reached (${reason}).`,
-        { reason },
-        { cause: err },
-      );
+      throw unreachable(err);
     }
     if (res.status >= 500) {
       await res.body?.cancel();
@@ -293,9 +320,20 @@ export class DicomWebArchive implements Archive {
 }
 
 function networkReason(err: unknown): string {
-  const e = err as { name?: string; cause?: { code?: string } };
+  const e = err as { name?: string; code?: string; cause?: { code?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return 'timeout';
-  return e?.cause?.code ?? e?.name ?? 'network error';
+  return e?.code ?? e?.cause?.code ?? e?.name ?? 'network error';
+}
+
+/** A request that got no answer (refused, reset, timed out) as VEIL_E_ARCHIVE_UNAVAILABLE. */
+function unreachable(err: unknown): VeilError {
+  const reason = networkReason(err);
+  return new VeilError(
+    'VEIL_E_ARCHIVE_UNAVAILABLE',
+    `The DICOMweb archive cannot be reached (${reason}).`,
+    { reason },
+    { cause: err },
+  );
 }
 
 function refused(what: string, status: number): VeilError {

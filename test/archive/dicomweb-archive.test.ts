@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { DicomWebArchive } from '../../src/archive/dicomweb-archive';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { isVeilError } from '../../src/errors';
@@ -146,5 +148,69 @@ describe('archive/dicomweb-archive (real Orthanc with DICOMweb)', () => {
     await assert.rejects(gone.get(s.ref), unavailable);
     await assert.rejects(gone.put(s.ref, s.protected), unavailable);
     assert.equal((await gone.health()).ok, false);
+  });
+
+  it('reads a slow WADO-RS answer whole, and reports VEIL_E_ARCHIVE_UNAVAILABLE when one breaks off or goes silent', async () => {
+    const [s] = await protectedSamples();
+    const boundary = 'veil-test-boundary';
+    let mode: 'reset' | 'silent' | 'no-answer' | 'slow' = 'slow';
+    const server = http.createServer((_req, res) => {
+      if (mode === 'no-answer') return;
+      if (mode === 'slow') {
+        // The whole object in 10 pieces, 100 ms apart: 1 s in all, never 300 ms of silence.
+        res.writeHead(200, {
+          'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+        });
+        const body = Buffer.concat([
+          Buffer.from(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`),
+          s.protected,
+          Buffer.from(`\r\n--${boundary}--\r\n`),
+        ]);
+        const step = Math.ceil(body.length / 10);
+        let at = 0;
+        const timer = setInterval(() => {
+          res.write(body.subarray(at, (at += step)));
+          if (at >= body.length) {
+            clearInterval(timer);
+            res.end();
+          }
+        }, 100);
+        return;
+      }
+      res.writeHead(200, {
+        'Content-Type': `multipart/related; type="application/dicom"; boundary=${boundary}`,
+      });
+      // The head of a part and half of its object, then a reset or silence.
+      res.write(`--${boundary}\r\nContent-Type: application/dicom\r\n\r\n`);
+      res.write(s.protected.subarray(0, s.protected.length >> 1));
+      if (mode === 'reset') setTimeout(() => res.socket?.resetAndDestroy(), 20);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const broken = new DicomWebArchive({
+      url: `http://127.0.0.1:${port}/dicom-web`,
+      timeoutMs: 300,
+    });
+    try {
+      // A read that takes longer than the timeout but never falls silent is not cut.
+      const slow = await broken.get(s.ref);
+      assert.ok(slow.equals(s.protected), 'the slow answer arrives whole');
+      for (const m of ['reset', 'silent', 'no-answer'] as const) {
+        mode = m;
+        await assert.rejects(broken.get(s.ref), (e: unknown) => {
+          assert.ok(isVeilError(e, 'VEIL_E_ARCHIVE_UNAVAILABLE'), `${m}: ${String(e)}`);
+          if (m === 'no-answer') assert.equal(e.details.reason, 'timeout');
+          return true;
+        });
+        const series = broken.getSeries!(s.ref)[Symbol.asyncIterator]();
+        await assert.rejects(series.next(), (e: unknown) =>
+          isVeilError(e, 'VEIL_E_ARCHIVE_UNAVAILABLE'),
+        );
+      }
+    } finally {
+      await broken.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
