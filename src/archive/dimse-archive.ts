@@ -10,6 +10,8 @@ import { type Archive, type ArchiveHealth, type InstanceRef, assertInstanceRef }
 import { DicomWebArchive } from './dicomweb-archive';
 import { fileMetaHeader, readFileMeta } from '../dicom/file-meta';
 import { RawDataset } from '../dimse/raw-dataset';
+// Each command parsed on its own (dcmjs-dimse re-parsed every earlier dataset-less one).
+import '../dimse/command-stream';
 
 /** Where the DIMSE archive is and how Veil calls it. */
 export interface DimseArchiveOptions {

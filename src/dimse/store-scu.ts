@@ -8,6 +8,8 @@ import tls from 'node:tls';
 import { association as dimseAssociation, Scp } from 'dcmjs-dimse';
 import { VeilError } from '../errors';
 import { TransferSyntax } from '../dicom/tags';
+// Each command parsed on its own (dcmjs-dimse re-parsed every earlier dataset-less one).
+import './command-stream';
 import { writeStoreRequestsDirectly } from './pdata-writer';
 import type { OutgoingInstance } from './raw-dataset';
 import { sendStore, type MoveOriginator, type RequestSender } from './store-sender';

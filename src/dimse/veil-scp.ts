@@ -8,6 +8,8 @@ import type net from 'node:net';
 import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { AssociationContext, type OperationChannel } from './association-context';
+// Each command parsed on its own (dcmjs-dimse re-parsed every earlier dataset-less one).
+import './command-stream';
 import { handleFind } from './find-handler';
 import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiation';
 import { guardPduLengths } from './pdu-guard';
