@@ -45,6 +45,8 @@ export async function runGatewayBench(): Promise<void> {
   const onSignal = () => void cleanup().then(() => process.exit(130));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  /** The gateway's log so far, once it runs: printed when a step fails. */
+  let gatewayLog: (() => string) | undefined;
   try {
     const t0 = Date.now();
     const study = writeBenchStudy(path.join(mkdirP(tmp, 'study')), { slices, dx });
@@ -75,6 +77,7 @@ export async function runGatewayBench(): Promise<void> {
       ...WORKERS,
     });
     stops.push(() => veil.stop());
+    gatewayLog = () => veil.log();
     const sampler = new MemorySampler(veil.pid);
     sampler.start();
     stops.push(async () => sampler.stop());
@@ -210,6 +213,10 @@ export async function runGatewayBench(): Promise<void> {
       highWater: sampler.gatewayHighWater(),
       workers: WORKERS,
     });
+  } catch (err) {
+    if (gatewayLog)
+      console.error(`The gateway's log (last 8000 characters):\n${gatewayLog().slice(-8000)}`);
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
