@@ -66,7 +66,10 @@ function getOnce(url: string, o: StreamGetOptions): Promise<StreamedResponse> {
     req.once('response', (res) => {
       // From here on, errors (a reset, the idle timeout) surface on the body stream.
       req.removeAllListeners('error');
-      req.on('error', (err) => res.destroy(err));
+      req.on('error', (err) => {
+        // Only a body still being read can fail; one already read whole has nothing to lose.
+        if (!res.complete && !res.destroyed) res.destroy(err);
+      });
       resolve({
         status: res.statusCode ?? 0,
         header: (name) => {
