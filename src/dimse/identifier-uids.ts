@@ -35,16 +35,12 @@ if (typeof original === 'function' && !(original as { veilWrapped?: boolean }).v
   proto._fromElementsBuffer = wrapped;
 }
 
-/**
- * Throws VEIL_E_UID_INVALID when a top-level UI element of the received identifier holds anything
- * but empty, a UID, or a backslash list of UIDs. A data set not received from a peer passes.
- */
-export function assertIdentifierUids(dataset: object | undefined): void {
+/** The data set as the peer sent it, parsed by Veil; undefined when not received from a peer. */
+function receivedDataSet(dataset: object | undefined): DataSet | undefined {
   const raw = dataset === undefined ? undefined : received.get(dataset);
-  if (raw === undefined) return;
-  let parsed: DataSet;
+  if (raw === undefined) return undefined;
   try {
-    parsed = readDataSet(raw.bytes, 0, {
+    return readDataSet(raw.bytes, 0, {
       implicit: raw.transferSyntaxUID === TransferSyntax.ImplicitVRLittleEndian,
       bigEndian: raw.transferSyntaxUID === TransferSyntax.ExplicitVRBigEndian,
       maxSequenceDepth: 32,
@@ -59,9 +55,24 @@ export function assertIdentifierUids(dataset: object | undefined): void {
       { cause: err },
     );
   }
+}
+
+/** A UI value as received, trailing padding removed (NUL or space). */
+function uiText(parsed: DataSet, tag: number): string | undefined {
+  const text = parsed.string(tag);
+  return text === undefined ? undefined : text.replace(/[\0 ]+$/, '');
+}
+
+/**
+ * Throws VEIL_E_UID_INVALID when a top-level UI element of the received identifier holds anything
+ * but empty, a UID, or a backslash list of UIDs. A data set not received from a peer passes.
+ */
+export function assertIdentifierUids(dataset: object | undefined): void {
+  const parsed = receivedDataSet(dataset);
+  if (parsed === undefined) return;
   for (const tag of parsed.tags()) {
     if (parsed.get(tag)?.vr !== 'UI') continue;
-    const text = (parsed.string(tag) ?? '').replace(/[\0 ]+$/, '');
+    const text = uiText(parsed, tag) ?? '';
     if (text === '') continue;
     if (!text.split('\\').every(isUid)) {
       throw new VeilError(
@@ -69,5 +80,19 @@ export function assertIdentifierUids(dataset: object | undefined): void {
         'An identifier key holds a value that is not a UID.',
       );
     }
+  }
+}
+
+/**
+ * The value of a UI element of a received command exactly as the peer sent it (dcmjs keeps only
+ * digits and dots), for the responses that must echo it (PS3.7 9.3.1.2: the C-STORE-RSP's
+ * Affected SOP Instance UID equals the request's); undefined when unknown or unreadable.
+ */
+export function receivedUid(command: object | undefined, tag: number): string | undefined {
+  try {
+    const parsed = receivedDataSet(command);
+    return parsed === undefined ? undefined : uiText(parsed, tag);
+  } catch {
+    return undefined;
   }
 }

@@ -11,6 +11,7 @@ import { AssociationContext, type OperationChannel } from './association-context
 // Each command parsed on its own (dcmjs-dimse re-parsed every earlier dataset-less one).
 import './command-stream';
 import { handleFind } from './find-handler';
+import { receivedUid } from './identifier-uids';
 import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiation';
 import { guardPduLengths } from './pdu-guard';
 import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
@@ -210,7 +211,12 @@ export class VeilScp extends Scp {
       return;
     }
     if (this.socketClosed || this.socket.destroyed) return;
-    this.socket.write(storeResponsePdu(context.getPresentationContextId(), response));
+    const command = request.getCommandDataset();
+    const asSent = {
+      sopClassUID: receivedUid(command, 0x0000_0002),
+      sopInstanceUID: receivedUid(command, 0x0000_1000),
+    };
+    this.socket.write(storeResponsePdu(context.getPresentationContextId(), response, asSent));
   }
 
   override cFindRequest(
