@@ -133,6 +133,12 @@ export const CONFIG_SCHEMA = {
       1099511627776,
       'Largest single instance (multipart part) of a STOW-RS request (bytes); a larger part fails alone (413 when nothing else was stored).',
     ),
+    maxConcurrentStow: int(
+      16,
+      1,
+      10000,
+      'STOW-RS requests read at once; more are answered 503 VEIL_E_BUSY with Retry-After before their body is read.',
+    ),
   },
   dimse: {
     host: str('0.0.0.0', 'Interface the DIMSE listener binds.'),

@@ -186,6 +186,11 @@ export const ERROR_CODES = {
     dimse: 0xa700,
     summary: 'Redis (the job queue) is unreachable; new instances are refused, not acknowledged.',
   },
+  VEIL_E_BUSY: {
+    http: 503,
+    dimse: 0xa700,
+    summary: 'The gateway is at its limit of concurrent requests; try again shortly.',
+  },
   VEIL_E_AUTH_MISSING: {
     http: 401,
     dimse: 0xc000,

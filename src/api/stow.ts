@@ -286,7 +286,29 @@ export function stowRouter(
       .send(JSON.stringify(responseBody(dicomWebRoot(req), stored, failed, pathStudy)));
   };
 
-  router.post('/studies', requireRole('modality'), store);
-  router.post('/studies/:study', requireRole('modality'), store);
+  // At most http.maxConcurrentStow requests are read at once; more are refused before their body
+  // is read (each one read holds a spool file and competes for fsync; the sender retries).
+  const maxConcurrent = deps.config.http.maxConcurrentStow;
+  let active = 0;
+  const limited = async (req: Request, res: Response): Promise<void> => {
+    if (active >= maxConcurrent) {
+      deps.metrics.failures.inc({ code: 'VEIL_E_BUSY', stage: 'intake' });
+      res.setHeader('Retry-After', '1');
+      res.setHeader('Connection', 'close');
+      throw new VeilError(
+        'VEIL_E_BUSY',
+        'The gateway is reading as many STOW-RS requests as http.maxConcurrentStow allows',
+        { maxConcurrentStow: maxConcurrent },
+      );
+    }
+    active += 1;
+    try {
+      await store(req, res);
+    } finally {
+      active -= 1;
+    }
+  };
+  router.post('/studies', requireRole('modality'), limited);
+  router.post('/studies/:study', requireRole('modality'), limited);
   return router;
 }

@@ -29,6 +29,8 @@ function body(parts: [string, Buffer][], close = '\r\n--b0undary--\r\n'): Buffer
   return Buffer.concat(chunks);
 }
 const dicomPart = (bytes: Buffer): [string, Buffer] => ['Content-Type: application/dicom', bytes];
+/** http.maxConcurrentStow of this suite's gateway. */
+const MAX_CONCURRENT = 4;
 
 describe('faults/hostile STOW-RS (redis-server)', function () {
   this.timeout(300_000);
@@ -41,6 +43,7 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
     gw = await startGateway({
       VEIL_HTTP__MAX_INSTANCE_BYTES: String(MAX_INSTANCE),
       VEIL_HTTP__MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
+      VEIL_HTTP__MAX_CONCURRENT_STOW: String(MAX_CONCURRENT),
     });
   });
   after(async () => {
@@ -192,6 +195,42 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
     await stillServes();
   });
 
+  it('answers 503 VEIL_E_BUSY with Retry-After beyond http.maxConcurrentStow, then serves the held ones and new ones', async () => {
+    // MAX_CONCURRENT requests that sent their headers and half an instance, then wait.
+    const instances = Array.from({ length: MAX_CONCURRENT }, () => syntheticInstance());
+    const held = instances.map((bytes) => {
+      const payload = body([dicomPart(bytes)]);
+      return holdPost(payload, Math.floor(payload.length / 2));
+    });
+    await Promise.all(held.map((h) => h.started));
+    await eventually(
+      () => (incoming().length === MAX_CONCURRENT ? true : undefined),
+      'every held request being read',
+    );
+    const busyBefore = await busyCount();
+    const extra = syntheticInstance();
+    const refused = await fetch(`${gw.url}/dicom-web/studies`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKENS.modality}`, 'content-type': TYPE },
+      body: body([dicomPart(extra)]),
+    });
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    assert.equal(((await refused.json()) as { code: string }).code, 'VEIL_E_BUSY');
+    assert.equal(await busyCount(), busyBefore + 1, 'counted in veil_failures_total');
+    assert.equal(gw.deps.catalogue.get(sopOf(extra)), undefined, 'nothing of it stored');
+    // The held requests finish and are stored; the refused one, sent again, is taken.
+    const statuses = await Promise.all(held.map((h) => h.finish()));
+    assert.deepEqual(
+      statuses,
+      instances.map(() => 200),
+    );
+    for (const bytes of instances) acked.add(sopOf(bytes));
+    const again = await post(body([dicomPart(extra)]), TYPE);
+    assert.equal(again.status, 200);
+    await stillServes();
+  });
+
   it('leaves nothing behind when the client aborts in the middle of a part', async () => {
     const big = syntheticInstance({ rows: 128, columns: 128 });
     const payload = body([dicomPart(big)]);
@@ -265,6 +304,48 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
   });
 
   /** POSTs raw bytes over a socket: chunked (no length), or aborting after the bytes are sent. */
+  /** veil_failures_total{code="VEIL_E_BUSY"} so far. */
+  async function busyCount(): Promise<number> {
+    const metric = await gw.deps.metrics.failures.get();
+    return metric.values.find((v) => v.labels.code === 'VEIL_E_BUSY')?.value ?? 0;
+  }
+
+  /**
+   * A STOW-RS request that sends its headers and the first `first` bytes of `payload`, then waits
+   * until finish() sends the rest; finish() resolves with the status.
+   */
+  function holdPost(payload: Buffer, first: number) {
+    const url = new URL(`${gw.url}/dicom-web/studies`);
+    const req = http.request({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${TOKENS.modality}`,
+        'content-type': TYPE,
+        'content-length': String(payload.length),
+      },
+    });
+    const status = new Promise<number>((resolve, reject) => {
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    const started = new Promise<void>((resolve) =>
+      req.write(payload.subarray(0, first), () => resolve()),
+    );
+    return {
+      started,
+      finish: () => {
+        req.end(payload.subarray(first));
+        return status;
+      },
+    };
+  }
+
   function rawPost(payload: Buffer, o: { chunked?: boolean; abort?: boolean }) {
     return new Promise<{ status: number }>((resolve, reject) => {
       const url = new URL(`${gw.url}/dicom-web/studies`);

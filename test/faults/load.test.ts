@@ -1,8 +1,9 @@
 /**
- * Load on loopback, bounded: more DIMSE associations than dimse.maxAssociations, and many STOW-RS
- * requests at once, against the real gateway (sandboxed workers, filesystem archive). Associations
- * beyond the limit get an A-ASSOCIATE-RJ "rejected-transient, local limit exceeded" (PS3.8 9.3.4),
- * read byte by byte and as storescu reports it; every acknowledged instance is archived exactly
+ * Load on loopback, bounded: more DIMSE associations than dimse.maxAssociations, and more STOW-RS
+ * requests at once than http.maxConcurrentStow, against the real gateway (sandboxed workers,
+ * filesystem archive). Associations beyond the limit get an A-ASSOCIATE-RJ "rejected-transient,
+ * local limit exceeded" (PS3.8 9.3.4), read byte by byte and as storescu reports it; STOW-RS
+ * requests beyond it 503 VEIL_E_BUSY with Retry-After; every acknowledged instance is archived exactly
  * once; the gateway's memory (this process plus its worker children) stays bounded; C-ECHO and
  * /healthz still answer afterwards.
  */
@@ -17,6 +18,7 @@ import { eventually } from '../pipeline/harness';
 import { descendants } from './fault-tools';
 import {
   type StorescuRun,
+  type StowResult,
   startFaultGateway,
   storeStatuses,
   storescu,
@@ -80,6 +82,7 @@ describe(`faults/load: more associations than dimse.maxAssociations (${LIMIT}) a
     tmp = tempDir('veil-faults-load-');
     gateway = await startFaultGateway(path.join(tmp.dir, 'data'), {
       VEIL_DIMSE__MAX_ASSOCIATIONS: String(LIMIT),
+      VEIL_HTTP__MAX_CONCURRENT_STOW: String(LIMIT),
     });
   });
   after(async () => {
@@ -172,7 +175,7 @@ describe(`faults/load: more associations than dimse.maxAssociations (${LIMIT}) a
     );
   });
 
-  it('holds 40 STOW-RS requests at once: each acknowledged instance archived once, memory bounded', async () => {
+  it('holds 40 STOW-RS requests at once: the excess refused as busy, each acknowledged instance archived once, memory bounded', async () => {
     const gw = gateway!;
     const before = await protectedCount(gw);
     const pushes = Array.from({ length: 40 }, (_, i) =>
@@ -181,12 +184,25 @@ describe(`faults/load: more associations than dimse.maxAssociations (${LIMIT}) a
     const rss = sampleRss();
     const baseline = treeRss();
     const results = await Promise.all(pushes.map((p) => stow(gw.httpPort, [...p.bytes.values()])));
-    const statuses = results.map((r) => r.status);
-    assert.deepEqual(
-      statuses.filter((s) => s !== 200),
-      [],
-      results.map((r) => r.body.slice(0, 200)).join('\n'),
-    );
+    // Beyond http.maxConcurrentStow: 503 VEIL_E_BUSY with Retry-After, nothing of it stored.
+    const refused = (r: StowResult): boolean => {
+      if (r.status === 200) return false;
+      assert.equal(r.status, 503, r.body.slice(0, 200));
+      assert.equal((JSON.parse(r.body) as { code: string }).code, 'VEIL_E_BUSY');
+      assert.equal(r.headers.get('retry-after'), '1');
+      return true;
+    };
+    let pending = pushes.flatMap((_, i) => (refused(results[i]!) ? [i] : []));
+    const busy = pending.length;
+    // The refused senders send again after Retry-After, all at once, as STOW-RS clients do.
+    for (let wave = 0; pending.length > 0; wave += 1) {
+      assert.ok(wave < 40, `still refused after ${wave} waves`);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const again = await Promise.all(
+        pending.map((i) => stow(gw.httpPort, [...pushes[i]!.bytes.values()])),
+      );
+      pending = pending.filter((_, k) => refused(again[k]!));
+    }
     const acknowledged = pushes.flatMap((p) => [...p.bytes.keys()]);
     await waitArchived(gw, acknowledged);
     const peak = rss.stop();
@@ -196,7 +212,8 @@ describe(`faults/load: more associations than dimse.maxAssociations (${LIMIT}) a
     );
     assert.ok(peak - baseline < GiB, `memory grew by ${peak - baseline} bytes`);
     process.stdout.write(
-      `      (40 STOW-RS: ${acknowledged.length} instances; RSS ${Math.round(baseline / 2 ** 20)}` +
+      `      (40 STOW-RS: ${40 - busy} taken, ${busy} refused as busy and sent again; ` +
+        `${acknowledged.length} instances; RSS ${Math.round(baseline / 2 ** 20)}` +
         ` -> peak ${Math.round(peak / 2 ** 20)} MiB)\n`,
     );
   });
