@@ -139,6 +139,12 @@ export const CONFIG_SCHEMA = {
       10000,
       'STOW-RS requests read at once; more are answered 503 VEIL_E_BUSY with Retry-After before their body is read.',
     ),
+    idleTimeoutSeconds: int(
+      60,
+      1,
+      86400,
+      'A STOW-RS request whose body stays silent this long is dropped and its slot freed (slow-loris guard).',
+    ),
   },
   dimse: {
     host: str('0.0.0.0', 'Interface the DIMSE listener binds.'),

@@ -289,6 +289,8 @@ export function stowRouter(
   // At most http.maxConcurrentStow requests are read at once; more are refused before their body
   // is read (each one read holds a spool file and competes for fsync; the sender retries).
   const maxConcurrent = deps.config.http.maxConcurrentStow;
+  const idleMs = deps.config.http.idleTimeoutSeconds * 1000;
+  const logOf = (res: Response) => requestLog(res) ?? deps.log;
   let active = 0;
   const limited = async (req: Request, res: Response): Promise<void> => {
     if (active >= maxConcurrent) {
@@ -302,9 +304,28 @@ export function stowRouter(
       );
     }
     active += 1;
+    // A sender that goes silent mid-body would hold its slot for ever: drop it after
+    // http.idleTimeoutSeconds without a byte (not once the body is in: storing may take a while;
+    // after the response the server's keep-alive timeout takes over the socket).
+    const socket = req.socket;
+    const onIdle = (): void => {
+      logOf(res).info({ idleSeconds: idleMs / 1000 }, 'STOW-RS body silent; connection dropped');
+      req.destroy(new Error('STOW-RS body idle timeout'));
+    };
+    let watching = true;
+    const unwatch = (): void => {
+      if (!watching) return;
+      watching = false;
+      socket.off('timeout', onIdle);
+      socket.setTimeout(0);
+    };
+    socket.setTimeout(idleMs);
+    socket.on('timeout', onIdle);
+    req.once('end', unwatch);
     try {
       await store(req, res);
     } finally {
+      unwatch();
       active -= 1;
     }
   };

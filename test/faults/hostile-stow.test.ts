@@ -29,8 +29,9 @@ function body(parts: [string, Buffer][], close = '\r\n--b0undary--\r\n'): Buffer
   return Buffer.concat(chunks);
 }
 const dicomPart = (bytes: Buffer): [string, Buffer] => ['Content-Type: application/dicom', bytes];
-/** http.maxConcurrentStow of this suite's gateway. */
+/** http.maxConcurrentStow and http.idleTimeoutSeconds of this suite's gateway. */
 const MAX_CONCURRENT = 4;
+const IDLE_SECONDS = 2;
 
 describe('faults/hostile STOW-RS (redis-server)', function () {
   this.timeout(300_000);
@@ -44,6 +45,7 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
       VEIL_HTTP__MAX_INSTANCE_BYTES: String(MAX_INSTANCE),
       VEIL_HTTP__MAX_UPLOAD_BYTES: String(MAX_UPLOAD),
       VEIL_HTTP__MAX_CONCURRENT_STOW: String(MAX_CONCURRENT),
+      VEIL_HTTP__IDLE_TIMEOUT_SECONDS: String(IDLE_SECONDS),
     });
   });
   after(async () => {
@@ -231,6 +233,37 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
     await stillServes();
   });
 
+  it('drops senders that go silent mid-body after http.idleTimeoutSeconds, freeing their slots', async () => {
+    const instances = Array.from({ length: MAX_CONCURRENT }, () => syntheticInstance());
+    const held = instances.map((bytes) => {
+      const payload = body([dicomPart(bytes)]);
+      return holdPost(payload, Math.floor(payload.length / 2));
+    });
+    await Promise.all(held.map((h) => h.started));
+    await eventually(
+      () => (incoming().length === MAX_CONCURRENT ? true : undefined),
+      'every held request being read',
+    );
+    // Never finished: each connection is dropped by the gateway once silent for IDLE_SECONDS
+    // (without the guard these promises never settle and the test times out).
+    const outcomes = await Promise.all(
+      held.map((h) =>
+        h.status.then(
+          (status) => `status ${status}`,
+          (err: NodeJS.ErrnoException) => err.code ?? err.message,
+        ),
+      ),
+    );
+    assert.ok(
+      outcomes.every((o) => /ECONNRESET|socket hang up/.test(o)),
+      outcomes.join(', '),
+    );
+    await eventually(() => (incoming().length === 0 ? true : undefined), 'no .part left');
+    for (const bytes of instances) assert.equal(gw.deps.catalogue.get(sopOf(bytes)), undefined);
+    // The slots are free again.
+    await stillServes();
+  });
+
   it('leaves nothing behind when the client aborts in the middle of a part', async () => {
     const big = syntheticInstance({ rows: 128, columns: 128 });
     const payload = body([dicomPart(big)]);
@@ -337,8 +370,10 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
     const started = new Promise<void>((resolve) =>
       req.write(payload.subarray(0, first), () => resolve()),
     );
+    status.catch(() => undefined); // awaited by the caller, or dropped with the connection
     return {
       started,
+      status,
       finish: () => {
         req.end(payload.subarray(first));
         return status;
