@@ -84,15 +84,17 @@ export function assertIdentifierUids(dataset: object | undefined): void {
 }
 
 /**
- * The value of a UI element of a received command exactly as the peer sent it (dcmjs keeps only
- * digits and dots), for the responses that must echo it (PS3.7 9.3.1.2: the C-STORE-RSP's
- * Affected SOP Instance UID equals the request's); undefined when unknown or unreadable.
+ * The values of UI elements of a received command exactly as the peer sent them (dcmjs keeps only
+ * digits and dots), in the order of `tags`, for the responses that must echo them (PS3.7 9.3.1.2:
+ * the C-STORE-RSP's Affected SOP Instance UID equals the request's). The command is read once; an
+ * element is undefined when absent, and every one is when the command is unknown or unreadable.
  */
-export function receivedUid(command: object | undefined, tag: number): string | undefined {
+export function receivedUids(command: object | undefined, tags: number[]): (string | undefined)[] {
+  let parsed: DataSet | undefined;
   try {
-    const parsed = receivedDataSet(command);
-    return parsed === undefined ? undefined : uiText(parsed, tag);
+    parsed = receivedDataSet(command);
   } catch {
-    return undefined;
+    parsed = undefined;
   }
+  return tags.map((tag) => (parsed === undefined ? undefined : uiText(parsed, tag)));
 }

@@ -132,16 +132,11 @@ export async function handleStore(
  * The P-DATA-TF PDU of a C-STORE-RSP (PS3.7 9.3.1.2, PS3.8 9.3.5), encoded directly: dcmjs-dimse
  * denaturalizes every response through dcmjs, which cost ~1.4 ms of CPU per acknowledgement.
  * Commands are always Implicit VR Little Endian (PS3.7 6.3.1); elements in ascending tag order.
- * `asSent` holds the request's Affected SOP Class and Instance UIDs as the peer sent them, which
- * the response echoes (dcmjs's reading keeps only digits and dots).
+ * The UIDs are written as the response holds them (VeilScp sets the request's, as sent).
  */
-export function storeResponsePdu(
-  contextId: number,
-  response: CStoreResponse,
-  asSent: { sopClassUID?: string | undefined; sopInstanceUID?: string | undefined } = {},
-): Buffer {
+export function storeResponsePdu(contextId: number, response: CStoreResponse): Buffer {
   const elements: Element[] = [];
-  const sopClass = asSent.sopClassUID ?? response.getAffectedSopClassUid();
+  const sopClass = response.getAffectedSopClassUid();
   if (sopClass !== undefined) elements.push(textElement(0x0002, 'UI', sopClass));
   elements.push(commandUs(0x0100, 0x8001));
   const messageId = response.getMessageIdBeingRespondedTo();
@@ -150,7 +145,7 @@ export function storeResponsePdu(
   elements.push(commandUs(0x0900, response.getStatus() ?? 0));
   const comment = response.getErrorComment();
   if (comment !== undefined) elements.push(textElement(0x0902, 'LO', comment));
-  const sopInstance = asSent.sopInstanceUID ?? response.getAffectedSopInstanceUid();
+  const sopInstance = response.getAffectedSopInstanceUid();
   if (sopInstance !== undefined) elements.push(textElement(0x1000, 'UI', sopInstance));
   return commandPdu(contextId, elements);
 }

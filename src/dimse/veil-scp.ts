@@ -11,7 +11,7 @@ import { AssociationContext, type OperationChannel } from './association-context
 // Each command parsed on its own (dcmjs-dimse re-parsed every earlier dataset-less one).
 import './command-stream';
 import { handleFind } from './find-handler';
-import { receivedUid } from './identifier-uids';
+import { receivedUids } from './identifier-uids';
 import { negotiate, normalizeAddress, type AssociationPolicy } from './negotiation';
 import { guardPduLengths } from './pdu-guard';
 import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
@@ -204,6 +204,10 @@ export class VeilScp extends Scp {
     response: Res<'CStoreResponse'>,
     callback: (r: Res<'CStoreResponse'>) => void,
   ): void {
+    // The response echoes the request's UIDs as sent, not as dcmjs read them (fromRequest).
+    const [sopClass, sopInstance] = receivedUids(request.getCommandDataset(), [0x0002, 0x1000]);
+    if (sopClass !== undefined) response.setAffectedSopClassUid(sopClass);
+    if (sopInstance !== undefined) response.setAffectedSopInstanceUid(sopInstance);
     const association = this.internals().association as unknown as Association | undefined;
     const context = association?.getAcceptedPresentationContextFromRequest(request);
     if (!context) {
@@ -211,12 +215,7 @@ export class VeilScp extends Scp {
       return;
     }
     if (this.socketClosed || this.socket.destroyed) return;
-    const command = request.getCommandDataset();
-    const asSent = {
-      sopClassUID: receivedUid(command, 0x0000_0002),
-      sopInstanceUID: receivedUid(command, 0x0000_1000),
-    };
-    this.socket.write(storeResponsePdu(context.getPresentationContextId(), response, asSent));
+    this.socket.write(storeResponsePdu(context.getPresentationContextId(), response));
   }
 
   override cFindRequest(

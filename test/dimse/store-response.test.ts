@@ -60,10 +60,11 @@ describe('dimse/store-handler storeResponsePdu', () => {
     assert.ok(pdu.subarray(12).equals(dcmjsCommand(r)));
   });
 
-  it('echoes the request UIDs as the peer sent them when given (dcmjs kept only digits and dots)', () => {
+  it("writes the UIDs the response holds, also ones dcmjs would not read (a request's, as sent)", () => {
     const r = response('1.2.840.10008.5.1.4.1.1.7', '', 3);
     r.setStatus(0xc000);
-    const pdu = storeResponsePdu(1, r, { sopInstanceUID: 'nodigits' });
+    r.setAffectedSopInstanceUid('nodigits');
+    const pdu = storeResponsePdu(1, r);
     const uid = pdu.indexOf(Buffer.from([0x00, 0x00, 0x00, 0x10, 0x08, 0, 0, 0]));
     assert.ok(uid > 0, '(0000,1000) with length 8');
     assert.equal(pdu.toString('latin1', uid + 8, uid + 16), 'nodigits');
