@@ -125,7 +125,7 @@ export class DicomWebArchive implements Archive {
    * 404/204 end with what `absent` returns (an error to throw, or undefined for nothing).
    */
   private async *wado(url: string, absent: () => VeilError | undefined): AsyncIterable<Buffer> {
-    const res = await this.streamedGet(url, { Accept: `${DICOM_MULTIPART}; transfer-syntax=*` });
+    const res = await this.streamedGet(url, `${DICOM_MULTIPART}; transfer-syntax=*`);
     if (res.status === 404 || res.status === 204) {
       res.body.destroy();
       const err = absent();
@@ -264,30 +264,30 @@ export class DicomWebArchive implements Archive {
 
   /**
    * A GET whose body streams (WADO-RS), cut after `timeoutMs` of silence rather than of transfer,
-   * so a large series is read however long it takes while it keeps coming; credentials, no
-   * compression, network failures and 5xx as VEIL_E_ARCHIVE_UNAVAILABLE, as request() does.
+   * so a large series is read however long it takes while it keeps coming. Network failures are
+   * VEIL_E_ARCHIVE_UNAVAILABLE; the status is the caller's to judge.
    */
-  private async streamedGet(
-    url: string,
-    headers: Record<string, string>,
-  ): Promise<StreamedResponse> {
-    const all: Record<string, string> = { 'Accept-Encoding': 'identity', ...headers };
-    if (this.authorization) all.Authorization = this.authorization;
-    let res: StreamedResponse;
+  private async streamedGet(url: string, accept: string): Promise<StreamedResponse> {
     try {
-      res = await streamGet(url, {
-        headers: all,
+      return await streamGet(url, {
+        headers: this.headers({ Accept: accept }),
         agent: this.agent,
         idleTimeoutMs: this.timeoutMs,
       });
     } catch (err) {
       throw unreachable(err);
     }
-    if (res.status >= 500) {
-      res.body.destroy();
-      throw refused('GET', res.status);
-    }
-    return res;
+  }
+
+  /**
+   * Request headers: credentials, and no compression. Encrypted pixels do not compress: asking for
+   * gzip (fetch's default) only makes the archive spend ~40 ms per instance compressing noise
+   * (measured with Orthanc on loopback).
+   */
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...extra };
+    if (this.authorization) headers.Authorization = this.authorization;
+    return headers;
   }
 
   /** fetch with credentials and a timeout; network failures and 5xx become VEIL_E_ARCHIVE_UNAVAILABLE. */
@@ -296,15 +296,11 @@ export class DicomWebArchive implements Archive {
     url: string,
     init: { headers?: Record<string, string>; body?: Buffer },
   ): Promise<Response> {
-    // Encrypted pixels do not compress: asking for gzip (fetch's default) only makes the archive
-    // spend ~40 ms per instance compressing noise (measured with Orthanc on loopback).
-    const headers: Record<string, string> = { 'Accept-Encoding': 'identity', ...init.headers };
-    if (this.authorization) headers.Authorization = this.authorization;
     let res: Response;
     try {
       res = await fetch(url, {
         method,
-        headers,
+        headers: this.headers(init.headers),
         body: init.body,
         signal: AbortSignal.timeout(this.timeoutMs),
       });
