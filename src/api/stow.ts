@@ -132,6 +132,31 @@ async function removeQuietly(file: string): Promise<void> {
   await fs.promises.rm(file, { force: true }).catch(() => undefined);
 }
 
+/**
+ * Destroys `req` once its socket has been silent for `idleMs` while the body is still coming: a
+ * sender that stops mid-body would otherwise hold its STOW-RS slot for ever. Not once the body is
+ * in (storing may take a while; after the response the server's keep-alive timeout takes over the
+ * socket). Returns the function that stops watching (idempotent).
+ */
+function dropWhenSilent(req: Request, idleMs: number, onDrop: () => void): () => void {
+  const socket = req.socket;
+  const onIdle = (): void => {
+    onDrop();
+    req.destroy(new Error('STOW-RS body idle timeout'));
+  };
+  let watching = true;
+  const unwatch = (): void => {
+    if (!watching) return;
+    watching = false;
+    socket.off('timeout', onIdle);
+    socket.setTimeout(0);
+  };
+  socket.setTimeout(idleMs);
+  socket.on('timeout', onIdle);
+  req.once('end', unwatch);
+  return unwatch;
+}
+
 /** Router for POST /studies and /studies/{study}, mounted under /dicom-web with the auth guard. */
 export function stowRouter(
   deps: GatewayDeps,
@@ -290,7 +315,6 @@ export function stowRouter(
   // is read (each one read holds a spool file and competes for fsync; the sender retries).
   const maxConcurrent = deps.config.http.maxConcurrentStow;
   const idleMs = deps.config.http.idleTimeoutSeconds * 1000;
-  const logOf = (res: Response) => requestLog(res) ?? deps.log;
   let active = 0;
   const limited = async (req: Request, res: Response): Promise<void> => {
     if (active >= maxConcurrent) {
@@ -304,24 +328,12 @@ export function stowRouter(
       );
     }
     active += 1;
-    // A sender that goes silent mid-body would hold its slot for ever: drop it after
-    // http.idleTimeoutSeconds without a byte (not once the body is in: storing may take a while;
-    // after the response the server's keep-alive timeout takes over the socket).
-    const socket = req.socket;
-    const onIdle = (): void => {
-      logOf(res).info({ idleSeconds: idleMs / 1000 }, 'STOW-RS body silent; connection dropped');
-      req.destroy(new Error('STOW-RS body idle timeout'));
-    };
-    let watching = true;
-    const unwatch = (): void => {
-      if (!watching) return;
-      watching = false;
-      socket.off('timeout', onIdle);
-      socket.setTimeout(0);
-    };
-    socket.setTimeout(idleMs);
-    socket.on('timeout', onIdle);
-    req.once('end', unwatch);
+    const unwatch = dropWhenSilent(req, idleMs, () =>
+      (requestLog(res) ?? deps.log).info(
+        { idleSeconds: idleMs / 1000 },
+        'STOW-RS body silent; connection dropped',
+      ),
+    );
     try {
       await store(req, res);
     } finally {
