@@ -198,17 +198,7 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
   });
 
   it('answers 503 VEIL_E_BUSY with Retry-After beyond http.maxConcurrentStow, then serves the held ones and new ones', async () => {
-    // MAX_CONCURRENT requests that sent their headers and half an instance, then wait.
-    const instances = Array.from({ length: MAX_CONCURRENT }, () => syntheticInstance());
-    const held = instances.map((bytes) => {
-      const payload = body([dicomPart(bytes)]);
-      return holdPost(payload, Math.floor(payload.length / 2));
-    });
-    await Promise.all(held.map((h) => h.started));
-    await eventually(
-      () => (incoming().length === MAX_CONCURRENT ? true : undefined),
-      'every held request being read',
-    );
+    const { instances, held } = await holdEverySlot();
     const busyBefore = await busyCount();
     const extra = syntheticInstance();
     const refused = await fetch(`${gw.url}/dicom-web/studies`, {
@@ -234,16 +224,7 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
   });
 
   it('drops senders that go silent mid-body after http.idleTimeoutSeconds, freeing their slots', async () => {
-    const instances = Array.from({ length: MAX_CONCURRENT }, () => syntheticInstance());
-    const held = instances.map((bytes) => {
-      const payload = body([dicomPart(bytes)]);
-      return holdPost(payload, Math.floor(payload.length / 2));
-    });
-    await Promise.all(held.map((h) => h.started));
-    await eventually(
-      () => (incoming().length === MAX_CONCURRENT ? true : undefined),
-      'every held request being read',
-    );
+    const { instances, held } = await holdEverySlot();
     // Never finished: each connection is dropped by the gateway once silent for IDLE_SECONDS
     // (without the guard these promises never settle and the test times out).
     const outcomes = await Promise.all(
@@ -337,6 +318,24 @@ describe('faults/hostile STOW-RS (redis-server)', function () {
   });
 
   /** POSTs raw bytes over a socket: chunked (no length), or aborting after the bytes are sent. */
+  /**
+   * MAX_CONCURRENT STOW-RS requests of one instance each that sent their headers and half the body,
+   * then wait; resolves once the gateway is reading every one of them (a .part each).
+   */
+  async function holdEverySlot() {
+    const instances = Array.from({ length: MAX_CONCURRENT }, () => syntheticInstance());
+    const held = instances.map((bytes) => {
+      const payload = body([dicomPart(bytes)]);
+      return holdPost(payload, Math.floor(payload.length / 2));
+    });
+    await Promise.all(held.map((h) => h.started));
+    await eventually(
+      () => (incoming().length === MAX_CONCURRENT ? true : undefined),
+      'every held request being read',
+    );
+    return { instances, held };
+  }
+
   /** veil_failures_total{code="VEIL_E_BUSY"} so far. */
   async function busyCount(): Promise<number> {
     const metric = await gw.deps.metrics.failures.get();

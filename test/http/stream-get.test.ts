@@ -18,6 +18,16 @@ async function listen(server: net.Server): Promise<{ url: string; close(): Promi
   };
 }
 
+/** Runs `use` against `server` listening on a free loopback port, then closes it. */
+async function serving(server: net.Server, use: (url: string) => Promise<void>): Promise<void> {
+  const { url, close } = await listen(server);
+  try {
+    await use(url);
+  } finally {
+    await close();
+  }
+}
+
 async function readAll(body: AsyncIterable<Buffer>): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of body) chunks.push(chunk);
@@ -28,56 +38,52 @@ describe('http/stream-get', () => {
   it('gives status, headers and the body as a stream, sending the request headers', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024, 0x5a);
     let seen: http.IncomingHttpHeaders | undefined;
-    const server = await listen(
+    await serving(
       http.createServer((req, res) => {
         seen = req.headers;
         res.writeHead(207, { 'Content-Type': 'multipart/related; boundary=x' });
         res.end(body);
       }),
+      async (url) => {
+        const res = await streamGet(`${url}/a?b=c`, {
+          headers: { Accept: 'application/dicom', Authorization: 'Basic dTpw' },
+          idleTimeoutMs: 5000,
+        });
+        assert.equal(res.status, 207);
+        assert.equal(res.header('Content-Type'), 'multipart/related; boundary=x');
+        assert.equal(res.header('x-absent'), undefined);
+        assert.ok((await readAll(res.body)).equals(body));
+        assert.equal(seen?.accept, 'application/dicom');
+        assert.equal(seen?.authorization, 'Basic dTpw');
+      },
     );
-    try {
-      const res = await streamGet(`${server.url}/a?b=c`, {
-        headers: { Accept: 'application/dicom', Authorization: 'Basic dTpw' },
-        idleTimeoutMs: 5000,
-      });
-      assert.equal(res.status, 207);
-      assert.equal(res.header('Content-Type'), 'multipart/related; boundary=x');
-      assert.equal(res.header('x-absent'), undefined);
-      assert.ok((await readAll(res.body)).equals(body));
-      assert.equal(seen?.accept, 'application/dicom');
-      assert.equal(seen?.authorization, 'Basic dTpw');
-    } finally {
-      await server.close();
-    }
   });
 
   it('fails with a TimeoutError when the server does not answer', async () => {
-    const server = await listen(http.createServer(() => undefined));
-    try {
-      await assert.rejects(streamGet(server.url, { idleTimeoutMs: 200 }), { name: 'TimeoutError' });
-    } finally {
-      await server.close();
-    }
+    await serving(
+      http.createServer(() => undefined),
+      async (url) => {
+        await assert.rejects(streamGet(url, { idleTimeoutMs: 200 }), { name: 'TimeoutError' });
+      },
+    );
   });
 
   it('fails the body with a TimeoutError when the server goes silent mid-body', async () => {
-    const server = await listen(
+    await serving(
       http.createServer((_req, res) => {
         res.writeHead(200, { 'Content-Length': '1000' });
         res.write(Buffer.alloc(100)); // and nothing more
       }),
+      async (url) => {
+        const res = await streamGet(url, { idleTimeoutMs: 200 });
+        assert.equal(res.status, 200);
+        await assert.rejects(readAll(res.body), { name: 'TimeoutError' });
+      },
     );
-    try {
-      const res = await streamGet(server.url, { idleTimeoutMs: 200 });
-      assert.equal(res.status, 200);
-      await assert.rejects(readAll(res.body), { name: 'TimeoutError' });
-    } finally {
-      await server.close();
-    }
   });
 
   it('does not cut a slow but steady body at the idle timeout', async () => {
-    const server = await listen(
+    await serving(
       http.createServer((_req, res) => {
         res.writeHead(200, { 'Content-Length': '6' });
         let sent = 0;
@@ -89,13 +95,11 @@ describe('http/stream-get', () => {
           }
         }, 100);
       }),
+      async (url) => {
+        const res = await streamGet(url, { idleTimeoutMs: 300 });
+        assert.equal((await readAll(res.body)).toString(), 'xxxxxx');
+      },
     );
-    try {
-      const res = await streamGet(server.url, { idleTimeoutMs: 300 });
-      assert.equal((await readAll(res.body)).toString(), 'xxxxxx');
-    } finally {
-      await server.close();
-    }
   });
 
   it('rejects with the network error when nothing listens', async () => {
@@ -109,7 +113,7 @@ describe('http/stream-get', () => {
     // A raw server: the first request of each connection is answered (keep-alive), a second one
     // on the same connection is answered with a TCP reset, as by a server that dropped it.
     let connections = 0;
-    const server = await listen(
+    await serving(
       net.createServer((socket) => {
         connections += 1;
         let requests = 0;
@@ -129,17 +133,18 @@ describe('http/stream-get', () => {
           }
         });
       }),
+      async (url) => {
+        const agent = new http.Agent({ keepAlive: true });
+        try {
+          const first = await streamGet(url, { agent, idleTimeoutMs: 2000 });
+          assert.equal((await readAll(first.body)).toString(), 'ok');
+          const second = await streamGet(url, { agent, idleTimeoutMs: 2000 });
+          assert.equal((await readAll(second.body)).toString(), 'ok');
+          assert.equal(connections, 2, 'the reset connection was replaced by a new one');
+        } finally {
+          agent.destroy();
+        }
+      },
     );
-    const agent = new http.Agent({ keepAlive: true });
-    try {
-      const first = await streamGet(server.url, { agent, idleTimeoutMs: 2000 });
-      assert.equal((await readAll(first.body)).toString(), 'ok');
-      const second = await streamGet(server.url, { agent, idleTimeoutMs: 2000 });
-      assert.equal((await readAll(second.body)).toString(), 'ok');
-      assert.equal(connections, 2, 'the reset connection was replaced by a new one');
-    } finally {
-      agent.destroy();
-      await server.close();
-    }
   });
 });
