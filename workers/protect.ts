@@ -6,7 +6,7 @@ import os from 'node:os';
 import type { SandboxedJob } from 'bullmq';
 import type { ProtectJobData, ProtectJobResult } from '../src/pipeline/jobs';
 import { processProtect } from '../src/pipeline/processors';
-import { exitWithParent, workerContextFromEnv } from '../src/pipeline/worker-env';
+import { exitWithParent, prepareWorker, workerContextFromEnv } from '../src/pipeline/worker-env';
 
 // A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
 exitWithParent();
@@ -18,6 +18,8 @@ try {
 } catch {
   // Not permitted on this platform: run at normal priority.
 }
+
+prepareWorker('protect');
 
 /** Protects the newest spooled copy of the job's instance. */
 export default async function protectProcessor(

@@ -5,10 +5,11 @@
 import type { SandboxedJob } from 'bullmq';
 import type { RevealJobData, RevealJobResult } from '../src/pipeline/jobs';
 import { processRevealBatch } from '../src/pipeline/processors';
-import { exitWithParent, workerContextFromEnv } from '../src/pipeline/worker-env';
+import { exitWithParent, prepareWorker, workerContextFromEnv } from '../src/pipeline/worker-env';
 
 // A sandbox child must never outlive its worker: orphans spin at ~80% CPU (LIBRARY-NOTES).
 exitWithParent();
+prepareWorker('reveal');
 
 /** Reveals the job's instances into their outPaths, reporting each as progress. */
 export default async function revealProcessor(

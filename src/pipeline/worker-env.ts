@@ -9,9 +9,10 @@ import { WORKER_ENV, type WorkerContext, createWorkerContext } from './worker-co
 
 let processContext: Promise<WorkerContext> | undefined;
 
-/** The context of this worker process, built on first use. */
+/** The context of this worker process, built on first use; a failed build is tried again. */
 export function workerContextFromEnv(): Promise<WorkerContext> {
-  return (processContext ??= (async () => {
+  if (processContext) return processContext;
+  const building = (async () => {
     const config = loadConfig({ configDir: process.env[WORKER_ENV.configDir] || undefined });
     const log = createLogger({ level: config.log.level, name: 'veil-worker' });
     const redisUrl = process.env[WORKER_ENV.redisUrl] || config.redis.url;
@@ -25,7 +26,24 @@ export function workerContextFromEnv(): Promise<WorkerContext> {
       archive,
       ownsArchive: true,
     });
-  })());
+  })();
+  processContext = building;
+  // Redis or the archive settings failing now must not fail every later job of this child.
+  building.catch(() => {
+    if (processContext === building) processContext = undefined;
+  });
+  return building;
+}
+
+/**
+ * Builds the context and opens the keys of `purpose` while the child waits for its first job
+ * (prewarmed children: workers.prewarm). A failure here is not reported: the first job builds
+ * again and fails with the reason.
+ */
+export function prepareWorker(purpose: 'protect' | 'reveal'): void {
+  workerContextFromEnv()
+    .then((ctx) => ctx.protection(purpose))
+    .catch(() => undefined);
 }
 
 /**
