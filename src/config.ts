@@ -276,6 +276,10 @@ export const CONFIG_SCHEMA = {
       64,
       'Jobs one worker process runs at once (each in its own sandboxed child).',
     ),
+    prewarm: bool(
+      true,
+      'Start every sandboxed child at start-up, before the first job: the first study after a start is not slowed by children loading (~1 s of CPU each) beside the listeners.',
+    ),
   },
   jobs: {
     attempts: int(

@@ -62,7 +62,9 @@ export interface VeilOptions {
 /**
  * Starts `node bin/veil serve` on free loopback ports with environment overrides (everything else
  * is the shipped default: 3072-bit keys, header confidentiality, stego, per-instance data keys) and
- * resolves once /healthz answers.
+ * resolves once /readyz answers 200: every dependency up and, with workers.prewarm (the default),
+ * the worker children started, so their start-up is not measured as part of the first push or
+ * beside a peer.
  */
 export async function startVeil(o: VeilOptions): Promise<RunningVeil> {
   const httpPort = await freePort();
@@ -94,7 +96,7 @@ export async function startVeil(o: VeilOptions): Promise<RunningVeil> {
       async () => {
         if (daemon.child.exitCode !== null)
           throw new Error(`veil serve exited during start-up:\n${daemon.log()}`);
-        const res = await fetch(`${httpUrl}/healthz`).catch(() => undefined);
+        const res = await fetch(`${httpUrl}/readyz`).catch(() => undefined);
         await res?.arrayBuffer();
         return res?.ok ? true : undefined;
       },

@@ -34,6 +34,7 @@ export function registerWorkerCommand(program: Command): void {
         naming: DEFAULT_NAMING,
         count: 1,
         concurrency: config.workers.concurrency,
+        prewarm: config.workers.prewarm,
         configDir: CONFIG_DIR,
         onKeyGenerated: (key, dir) =>
           process.stderr.write(

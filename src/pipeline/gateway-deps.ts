@@ -12,7 +12,7 @@ import type { GatewayMetrics } from './metrics';
 
 /** One dependency's readiness, for /readyz. */
 export interface ReadinessCheck {
-  name: 'redis' | 'archive' | 'spool' | 'keys' | 'index';
+  name: 'redis' | 'archive' | 'spool' | 'keys' | 'index' | 'workers';
   ok: boolean;
   /** Short reason when not ok; never patient data or secrets. */
   detail?: string;

@@ -188,6 +188,7 @@ async function start(
       naming: queues.naming,
       count: config.workers.processes,
       concurrency: config.workers.concurrency,
+      prewarm: config.workers.prewarm,
       ...(options.configDir ? { configDir: options.configDir } : {}),
       metrics,
     });
@@ -225,6 +226,7 @@ async function start(
         spoolRoot: layout.root,
         minFree: config.spool.minFreeBytes,
         hasKey: () => protection.keyStore.recipients().length > 0,
+        ...(workers ? { workers: workers.state } : {}),
       }),
   };
 
@@ -301,6 +303,8 @@ async function readiness(o: {
   spoolRoot: string;
   minFree: number;
   hasKey: () => boolean;
+  /** The state of the workers this process runs; absent when it runs none. */
+  workers?: () => 'starting' | 'ready' | 'failed';
 }): Promise<ReadinessCheck[]> {
   const check = async (
     name: ReadinessCheck['name'],
@@ -340,7 +344,18 @@ async function readiness(o: {
       o.catalogue.counts();
       return { name: 'index', ok: true };
     }),
+    ...(o.workers ? [workersCheck(o.workers())] : []),
   ]);
+}
+
+/** Worker children prewarming (workers.prewarm) are not ready yet; one that failed is named. */
+function workersCheck(state: 'starting' | 'ready' | 'failed'): Promise<ReadinessCheck> {
+  if (state === 'ready') return Promise.resolve({ name: 'workers', ok: true });
+  return Promise.resolve({
+    name: 'workers',
+    ok: false,
+    detail: state === 'starting' ? 'worker children starting' : 'a worker child failed to start',
+  });
 }
 
 function shortReason(err: unknown): string {

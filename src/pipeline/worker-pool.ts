@@ -34,6 +34,8 @@ export interface WorkerPoolOptions {
   count: number;
   /** Sandboxed children per Worker (workers.concurrency). */
   concurrency: number;
+  /** Start every Worker's children before it takes its first job (workers.prewarm). */
+  prewarm?: boolean;
   /** Folder of config/default.json for the children (the package's config folder). */
   configDir?: string;
   metrics?: GatewayMetrics;
@@ -44,7 +46,48 @@ export interface WorkerPoolOptions {
 /** Running workers; close() lets active jobs finish, then stops the children. */
 export interface WorkerPool {
   readonly workers: Worker[];
+  /**
+   * 'starting' while children are being prewarmed, 'failed' when one could not start (until a job
+   * completes, which shows they can), else 'ready'. For /readyz.
+   */
+  state(): 'starting' | 'ready' | 'failed';
   close(): Promise<void>;
+}
+
+/** The part of BullMQ's ChildPool (Worker#childPool, private in its typings) prewarming uses. */
+interface ChildPoolLike {
+  retain(processorFile: string): Promise<Child>;
+  release(child: Child): void;
+  kill(child: Child, signal?: NodeJS.Signals): Promise<void>;
+}
+
+/** How long close() waits for children still starting before it stops the workers anyway. */
+const PREWARM_CLOSE_WAIT_MS = 15_000;
+
+/**
+ * Starts `count` sandbox children of a Worker that is not running yet and puts them in its free
+ * pool, where its first jobs find them (BullMQ forks a child only when a job needs one, so a cold
+ * child costs the first job its start-up: tsx and every module, ~1 s of CPU). Settles when every
+ * child started or failed; true when all started. Children that finish starting after `closed()`
+ * are killed, not pooled.
+ */
+async function prewarm(
+  worker: Worker,
+  processorFile: string,
+  count: number,
+  closed: () => boolean,
+): Promise<boolean> {
+  const pool = (worker as unknown as { childPool?: ChildPoolLike }).childPool;
+  if (!pool) return true;
+  const started = await Promise.allSettled(
+    Array.from({ length: count }, () => pool.retain(processorFile)),
+  );
+  for (const result of started) {
+    if (result.status !== 'fulfilled') continue;
+    if (closed()) await pool.kill(result.value, 'SIGTERM').catch(() => undefined);
+    else pool.release(result.value);
+  }
+  return started.every((r) => r.status === 'fulfilled');
 }
 
 /**
@@ -106,8 +149,12 @@ export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
     maxStalledCount: o.config.jobs.attempts,
     workerForkOptions: { execArgv, env },
     ...(o.naming.prefix ? { prefix: o.naming.prefix } : {}),
+    // Prewarmed Workers start taking jobs once their children are up (below).
+    autorun: !o.prewarm,
   };
   const workers: Worker[] = [];
+  const started: Array<{ worker: Worker; file: string }> = [];
+  let state: ReturnType<WorkerPool['state']> = o.prewarm ? 'starting' : 'ready';
   for (let i = 0; i < o.count; i += 1) {
     const protect = new Worker<unknown, ProtectJobResult>(
       o.naming.protect,
@@ -121,17 +168,48 @@ export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
     );
     observe(protect, 'protect', o);
     observe(reveal, 'reveal', o);
+    // A completed job shows the children start: a failed prewarm no longer holds readiness back.
+    for (const w of [protect, reveal]) w.on('completed', () => (state = 'ready'));
     workers.push(protect, reveal);
+    started.push({ worker: protect, file: PROCESSOR_FILES.protect });
+    started.push({ worker: reveal, file: PROCESSOR_FILES.reveal });
   }
+  let closed = false;
+  const warming = o.prewarm
+    ? Promise.all(
+        started.map(async ({ worker, file }) => {
+          const ok = await prewarm(worker, file, o.concurrency, () => closed);
+          // Run even when a child failed to start: each job then forks its own, as without prewarm.
+          if (!closed) worker.run().catch((err: Error) => worker.emit('error', err));
+          return ok;
+        }),
+      ).then((oks) => {
+        if (oks.every(Boolean)) {
+          if (state === 'starting') state = 'ready';
+          o.log.info({ children: oks.length * o.concurrency }, 'worker children started');
+        } else if (state === 'starting') {
+          state = 'failed';
+          o.log.warn('a worker child failed to start; jobs will start their own');
+        }
+      })
+    : Promise.resolve();
   let closing: Promise<void> | undefined;
   return {
     workers,
+    state: () => state,
     close: () =>
       (closing ??= (async () => {
+        closed = true;
+        // Children still starting are waited for (then killed, not pooled), within a bound.
+        await Promise.race([warming, delay(PREWARM_CLOSE_WAIT_MS)]);
         await Promise.allSettled(workers.map((w) => w.close()));
         await fs.rm(configFile, { force: true });
       })()),
   };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 /** Metrics and logs of finished jobs, recorded in this (scraped) process, not in the children. */

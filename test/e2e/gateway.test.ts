@@ -74,6 +74,22 @@ describe('e2e/gateway (embedded Redis, DCMTK, DICOMweb)', function () {
     );
   });
 
+  it('says it is ready on /readyz once its prewarmed worker children started', async () => {
+    const checks = await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${gateway.httpPort}/readyz`);
+      const body = (await res.json()) as { checks: { name: string; ok: boolean }[] };
+      return res.status === 200 ? body.checks : undefined;
+    }, '/readyz 200');
+    assert.deepEqual(checks.map((c) => c.name).sort(), [
+      'archive',
+      'index',
+      'keys',
+      'redis',
+      'spool',
+      'workers',
+    ]);
+  });
+
   it('accepts a generated CT study and pydicom files from storescu and archives them protected', async () => {
     const inDir = path.join(tmp.dir, 'push');
     mkdirSync(inDir);

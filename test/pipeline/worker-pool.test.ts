@@ -173,6 +173,105 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
     });
   });
 
+  describe('prewarmed workers (workers.prewarm)', () => {
+    it('starts every sandbox child before the first job, runs jobs in them, and stops them on close', async () => {
+      const dir = path.join(tmp.dir, 'prewarm');
+      const config = testConfig(dir);
+      const naming = uniqueNaming();
+      const queues = await openQueues(config, redisConnection(redis.url), naming);
+      const before = new Set(childrenOf(process.pid, /bullmq/));
+      let pool: WorkerPool | undefined;
+      try {
+        pool = await startWorkers({
+          config,
+          log: silentLogger,
+          connection: redisConnection(redis.url),
+          redisUrl: redis.url,
+          naming,
+          count: 1,
+          concurrency: 2,
+          configDir: CONFIG_DIR,
+          prewarm: true,
+        });
+        assert.equal(pool.state(), 'starting');
+        const running = pool;
+        await eventually(
+          () => (running.state() === 'ready' ? true : undefined),
+          'the children to start',
+          120_000,
+        );
+        const warm = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+        // Two children for each of the two Workers (protect, reveal), with no job run yet.
+        assert.equal(warm.length, 4, `prewarmed children: ${warm.join(', ')}`);
+        assert.deepEqual(await queues.protect.getJobCounts('completed', 'active'), {
+          completed: 0,
+          active: 0,
+        });
+
+        const intake = await SpoolIntake.open({
+          layout: spoolLayout(config.spool.dir),
+          minFreeBytes: 0,
+          protectQueue: queues.protect,
+          log: silentLogger,
+        });
+        for (const bytes of generateCtSeries({ slices: 2, rows: 32, columns: 32 })) {
+          const temp = intake.tempPath();
+          writeFileSync(temp, bytes);
+          await intake.accept(temp, { kind: 'dimse', who: 'CT' });
+        }
+        await eventually(
+          async () =>
+            (await queues.protect.getJobCounts('completed')).completed === 2 ? true : undefined,
+          'two protect jobs',
+          120_000,
+        );
+        // The jobs ran in the prewarmed children: none was forked for them.
+        const after = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+        assert.deepEqual(after.sort(), warm.sort());
+
+        await pool.close();
+        pool = undefined;
+        await eventually(
+          () => (warm.every((pid) => !alive(pid)) ? true : undefined),
+          'the prewarmed children to exit',
+          30_000,
+        );
+      } finally {
+        await pool?.close();
+        await queues.close();
+      }
+    });
+
+    it('stops children still starting when it is closed at once', async () => {
+      const dir = path.join(tmp.dir, 'prewarm-close');
+      const config = testConfig(dir);
+      const naming = uniqueNaming();
+      const before = new Set(childrenOf(process.pid, /bullmq/));
+      const pool = await startWorkers({
+        config,
+        log: silentLogger,
+        connection: redisConnection(redis.url),
+        redisUrl: redis.url,
+        naming,
+        count: 1,
+        concurrency: 2,
+        configDir: CONFIG_DIR,
+        prewarm: true,
+      });
+      const starting = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+      await pool.close();
+      assert.ok(starting.length > 0, 'children were being started when close was called');
+      await eventually(
+        () =>
+          childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid)).length === 0
+            ? true
+            : undefined,
+        'no child left after close',
+        30_000,
+      );
+    });
+  });
+
   describe('veil worker process', () => {
     let worker: ChildProcess | undefined;
     after(() => {
