@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/log';
 import { type Gateway, startGateway } from '../../src/pipeline/gateway';
 import { generateCtSeries } from '../../samples/generate';
 import { sopOf, stowBody } from '../e2e/e2e-tools';
-import { testConfig } from '../pipeline/harness';
+import { eventually, testConfig } from '../pipeline/harness';
 import { spoolFiles as filesIn } from './census';
 
 /** The modality token of every fault gateway. */
@@ -21,7 +21,11 @@ export const MODALITY_TOKEN = 'faults-modality-token';
 /** The workstation token of every fault gateway. */
 export const WORKSTATION_TOKEN = 'faults-workstation-token';
 
-/** Starts a gateway whose every file lies under `dir`; overrides are VEIL_* settings. */
+/**
+ * Starts a gateway whose every file lies under `dir`; overrides are VEIL_* settings. Resolves once
+ * its prewarmed worker children are up (the `workers` readiness check), so a test that reads
+ * /readyz sees only the fault it causes.
+ */
 export async function startFaultGateway(
   dir: string,
   overrides: Record<string, string> = {},
@@ -39,7 +43,20 @@ export async function startFaultGateway(
     ].join(','),
     ...overrides,
   });
-  return startGateway(config, silentLogger, { configDir: CONFIG_DIR, notice: () => undefined });
+  const gateway = await startGateway(config, silentLogger, {
+    configDir: CONFIG_DIR,
+    notice: () => undefined,
+  });
+  try {
+    await eventually(async () => {
+      const workers = (await gateway.deps.readiness()).find((c) => c.name === 'workers');
+      return !workers || workers.ok ? true : undefined;
+    }, 'the worker children to start');
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
+  return gateway;
 }
 
 /** A small CT series (distinct UIDs per seed) as buffers and as files under `dir`. */
