@@ -3,7 +3,7 @@
  * instance acknowledged (DESIGN.md "Rules of the flow"). The newest copy of an instance wins.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, renameSync } from 'node:fs';
 import path from 'node:path';
 import type { Job, Queue } from 'bullmq';
 import { isUid } from '../archive/archive';
@@ -17,7 +17,7 @@ import type { GatewayMetrics } from './metrics';
 import {
   type SpoolLayout,
   ensureSpool,
-  freeBytes,
+  freeBytesSync,
   fsyncDir,
   parseQueuedName,
   queuedFileName,
@@ -65,7 +65,7 @@ export class SpoolIntake implements Intake {
   }
 
   async checkAccepting(): Promise<void> {
-    await this.checkSpace();
+    this.checkSpace();
     await this.ping();
   }
 
@@ -76,23 +76,19 @@ export class SpoolIntake implements Intake {
   ): Promise<IntakeResult> {
     let queuedPath: string | undefined;
     try {
-      // Free space, fsync and header read run side by side (each is a thread-pool round trip,
-      // and every hop waits for a core that the protect workers are also using). A file its door
-      // already fsynced is not synced again, and its header is read from the head it kept.
-      const [space, read] = await Promise.allSettled([
-        this.checkSpace(),
-        written
-          ? identifiersFromHead(tempPath, written.head)
-          : readIdentifiers(tempPath, { fsync: true }),
-      ]);
-      if (space.status === 'rejected') throw space.reason;
-      if (read.status === 'rejected') throw read.reason;
-      const result = read.value;
+      // Free space and the header are looked at on this thread: statfs answers at once and a
+      // file its door already fsynced keeps its head in memory (a thread-pool round trip would
+      // wait for a core the protect workers are using). Other files are synced and read first.
+      this.checkSpace();
+      const result = written
+        ? await identifiersFromHead(tempPath, written.head)
+        : await readIdentifiers(tempPath, { fsync: true });
       // Copies of one instance are named, queued and acknowledged one after the other, so the
       // copy acknowledged last is the one named newest (the one protected in the end).
       await this.inOrder(result.sopInstanceUID, async () => {
         queuedPath = path.join(this.o.layout.queued, queuedFileName(result.sopInstanceUID));
-        await fs.rename(tempPath, queuedPath);
+        // Synchronous for the same reason: a rename within one folder tree is a metadata update.
+        renameSync(tempPath, queuedPath);
         // The folder fsync and the enqueue overlap (both finish before the acknowledgement): a job
         // whose rename is lost in a crash finds no file, and the unacknowledged sender re-sends.
         const job = this.enqueue({
@@ -227,10 +223,10 @@ export class SpoolIntake implements Intake {
     });
   }
 
-  private async checkSpace(): Promise<void> {
+  private checkSpace(): void {
     let free: number;
     try {
-      free = await freeBytes(this.o.layout.root);
+      free = freeBytesSync(this.o.layout.root);
     } catch (err) {
       throw new VeilError('VEIL_E_IO', 'The spool folder cannot be read.', {}, { cause: err });
     }
