@@ -39,11 +39,16 @@ export class SpoolWriter extends Writable {
     return { synced: true, head: Buffer.concat(this.headChunks, this.headLength) };
   }
 
+  // Opening and closing run on this thread: both are immediate, while a thread-pool round trip
+  // waits for a core the workers are using (the close is on the acknowledgement path).
   override _construct(callback: (error?: Error | null) => void): void {
-    fs.open(this.path, 'wx', 0o600, (err, fd) => {
-      this.fd = fd;
-      callback(err);
-    });
+    try {
+      this.fd = fs.openSync(this.path, 'wx', 0o600);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    callback();
   }
 
   override _writev(
@@ -70,7 +75,13 @@ export class SpoolWriter extends Writable {
     }
     const fd = this.fd;
     this.fd = undefined;
-    fs.close(fd, (closeError) => callback(error ?? closeError));
+    let closeError: Error | null = null;
+    try {
+      fs.closeSync(fd);
+    } catch (err) {
+      closeError = err as Error;
+    }
+    callback(error ?? closeError);
   }
 
   private keepHead(chunk: Buffer): void {
