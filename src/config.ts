@@ -278,7 +278,7 @@ export const CONFIG_SCHEMA = {
     ),
     prewarm: bool(
       true,
-      'Start every sandboxed child at start-up, before the first job: the first study after a start is not slowed by children loading (~1 s of CPU each) beside the listeners.',
+      'Start every sandboxed child at start-up, before the first job: the first study after a start is not slowed by children loading (~1 s of CPU each) beside the listeners. Costs their memory (~150–250 MiB each, 2 x concurrency per worker process) from the start.',
     ),
   },
   jobs: {
