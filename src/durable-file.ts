@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, fsync, openSync, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 /** Replaces `file` atomically and durably with `data`, with exactly `mode` (default 0600). */
 export async function writeFileDurably(
@@ -46,6 +47,8 @@ export async function fsyncFile(file: string): Promise<void> {
   }
 }
 
+const fsyncFd = promisify(fsync);
+
 /**
  * Flushes a folder, so a rename into it survives a crash. Only the fsync goes to the thread pool:
  * opening and closing a folder are immediate, and on the acknowledgement path each pool round
@@ -54,9 +57,7 @@ export async function fsyncFile(file: string): Promise<void> {
 export async function fsyncDir(dir: string): Promise<void> {
   const fd = openSync(dir, 'r');
   try {
-    await new Promise<void>((resolve, reject) =>
-      fsync(fd, (err) => (err ? reject(err) : resolve())),
-    );
+    await fsyncFd(fd);
   } catch (err) {
     // Some filesystems refuse fsync on directories; the rename is still atomic there.
     if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;

@@ -35,7 +35,7 @@ import {
 import { ensureSpool, freeBytes, spoolLayout } from './spool';
 import { SpoolIntake } from './spool-intake';
 import { watchReconnects } from './reconnect-recovery';
-import { type WorkerPool, startWorkers } from './worker-pool';
+import { type WorkerPool, type WorkerPoolState, startWorkers } from './worker-pool';
 
 /** How long shutdown waits for Redis clients to close politely before dropping them. */
 const CLOSE_GRACE_MS = 5_000;
@@ -304,7 +304,7 @@ async function readiness(o: {
   minFree: number;
   hasKey: () => boolean;
   /** The state of the workers this process runs; absent when it runs none. */
-  workers?: () => 'starting' | 'ready' | 'failed';
+  workers?: () => WorkerPoolState;
 }): Promise<ReadinessCheck[]> {
   const check = async (
     name: ReadinessCheck['name'],
@@ -330,7 +330,7 @@ async function readiness(o: {
       };
     }),
     check('spool', async () => {
-      const free = await freeBytes(o.spoolRoot);
+      const free = freeBytes(o.spoolRoot);
       return free >= o.minFree
         ? { name: 'spool', ok: true }
         : { name: 'spool', ok: false, detail: `${free} bytes free, below spool.minFreeBytes` };
@@ -349,13 +349,13 @@ async function readiness(o: {
 }
 
 /** Worker children prewarming (workers.prewarm) are not ready yet; one that failed is named. */
-function workersCheck(state: 'starting' | 'ready' | 'failed'): Promise<ReadinessCheck> {
-  if (state === 'ready') return Promise.resolve({ name: 'workers', ok: true });
-  return Promise.resolve({
+function workersCheck(state: WorkerPoolState): ReadinessCheck {
+  if (state === 'ready') return { name: 'workers', ok: true };
+  return {
     name: 'workers',
     ok: false,
     detail: state === 'starting' ? 'worker children starting' : 'a worker child failed to start',
-  });
+  };
 }
 
 function shortReason(err: unknown): string {

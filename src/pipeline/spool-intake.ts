@@ -17,7 +17,7 @@ import type { GatewayMetrics } from './metrics';
 import {
   type SpoolLayout,
   ensureSpool,
-  freeBytesSync,
+  freeBytes,
   fsyncDir,
   parseQueuedName,
   queuedFileName,
@@ -226,7 +226,7 @@ export class SpoolIntake implements Intake {
   private checkSpace(): void {
     let free: number;
     try {
-      free = freeBytesSync(this.o.layout.root);
+      free = freeBytes(this.o.layout.root);
     } catch (err) {
       throw new VeilError('VEIL_E_IO', 'The spool folder cannot be read.', {}, { cause: err });
     }

@@ -103,17 +103,12 @@ export async function removeQuietly(file: string): Promise<void> {
   await fs.rm(file, { force: true }).catch(() => undefined);
 }
 
-/** Free bytes available to unprivileged writers on the volume holding `dir`. */
-export async function freeBytes(dir: string): Promise<number> {
-  const stats = await fs.statfs(dir);
-  return stats.bavail * stats.bsize;
-}
-
 /**
- * freeBytes without a thread-pool round trip: statfs(2) answers from the superblock at once, and
- * on the acknowledgement path a hop to the pool waits for a core the workers are using.
+ * Free bytes available to unprivileged writers on the volume holding `dir`. Synchronous: statfs(2)
+ * answers from the superblock at once, and on the acknowledgement path a thread-pool round trip
+ * waits for a core the workers are using.
  */
-export function freeBytesSync(dir: string): number {
+export function freeBytes(dir: string): number {
   const stats = statfsSync(dir);
   return stats.bavail * stats.bsize;
 }

@@ -43,14 +43,16 @@ export interface WorkerPoolOptions {
   onKeyGenerated?: KeyGeneratedNotice;
 }
 
+/**
+ * 'starting' while children are being prewarmed, 'failed' when one could not start (until a job
+ * completes, which shows they can), else 'ready'. For /readyz.
+ */
+export type WorkerPoolState = 'starting' | 'ready' | 'failed';
+
 /** Running workers; close() lets active jobs finish, then stops the children. */
 export interface WorkerPool {
   readonly workers: Worker[];
-  /**
-   * 'starting' while children are being prewarmed, 'failed' when one could not start (until a job
-   * completes, which shows they can), else 'ready'. For /readyz.
-   */
-  state(): 'starting' | 'ready' | 'failed';
+  state(): WorkerPoolState;
   close(): Promise<void>;
 }
 
@@ -152,28 +154,23 @@ export async function startWorkers(o: WorkerPoolOptions): Promise<WorkerPool> {
     // Prewarmed Workers start taking jobs once their children are up (below).
     autorun: !o.prewarm,
   };
-  const workers: Worker[] = [];
   const started: Array<{ worker: Worker; file: string }> = [];
-  let state: ReturnType<WorkerPool['state']> = o.prewarm ? 'starting' : 'ready';
+  let state: WorkerPoolState = o.prewarm ? 'starting' : 'ready';
   for (let i = 0; i < o.count; i += 1) {
-    const protect = new Worker<unknown, ProtectJobResult>(
-      o.naming.protect,
-      PROCESSOR_FILES.protect,
-      common,
-    );
-    const reveal = new Worker<unknown, RevealJobResult>(
-      o.naming.reveal,
-      PROCESSOR_FILES.reveal,
-      common,
-    );
-    observe(protect, 'protect', o);
-    observe(reveal, 'reveal', o);
-    // A completed job shows the children start: a failed prewarm no longer holds readiness back.
-    for (const w of [protect, reveal]) w.on('completed', () => (state = 'ready'));
-    workers.push(protect, reveal);
-    started.push({ worker: protect, file: PROCESSOR_FILES.protect });
-    started.push({ worker: reveal, file: PROCESSOR_FILES.reveal });
+    for (const queue of ['protect', 'reveal'] as const) {
+      const file = PROCESSOR_FILES[queue];
+      const worker = new Worker<unknown, ProtectJobResult | RevealJobResult>(
+        o.naming[queue],
+        file,
+        common,
+      );
+      observe(worker, queue, o);
+      // A completed job shows the children start: a failed prewarm no longer holds readiness back.
+      worker.on('completed', () => (state = 'ready'));
+      started.push({ worker, file });
+    }
   }
+  const workers = started.map((s) => s.worker);
   let closed = false;
   const warming = o.prewarm
     ? Promise.all(
