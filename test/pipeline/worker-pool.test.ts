@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { FilesystemArchive } from '../../src/archive/filesystem-archive';
 import { Tags, parsePart10 } from '../../src/dicom';
+import type { VeilConfig } from '../../src/config';
 import { silentLogger } from '../../src/log';
 import { JsonLinesAuditLog } from '../../src/pipeline/audit-log';
 import type { Retrieved } from '../../src/pipeline/contracts';
@@ -14,12 +15,17 @@ import { QueueRetriever } from '../../src/pipeline/queue-retriever';
 import {
   DEFAULT_NAMING,
   type PipelineQueues,
+  type QueueNaming,
   openQueues,
   redisConnection,
 } from '../../src/pipeline/queues';
 import { spoolLayout } from '../../src/pipeline/spool';
 import { SpoolIntake } from '../../src/pipeline/spool-intake';
-import { type WorkerPool, startWorkers } from '../../src/pipeline/worker-pool';
+import {
+  type WorkerPool,
+  type WorkerPoolOptions,
+  startWorkers,
+} from '../../src/pipeline/worker-pool';
 import { CONFIG_DIR } from '../../src/cli/settings';
 import { generateCtSeries } from '../../samples/generate';
 import { assertSameInstance } from '../helpers/compare';
@@ -35,6 +41,20 @@ function refOf(bytes: Buffer) {
     seriesInstanceUID: ds.string(Tags.SeriesInstanceUID)!,
     sopInstanceUID: ds.string(Tags.SOPInstanceUID)!,
   };
+}
+
+/** Sandbox children of this process that were not in `before`. */
+function newSandboxChildren(before: ReadonlySet<number>): number[] {
+  return newSandboxChildren(before);
+}
+
+/** Hands each instance to the intake as a door would (temp file, then accept). */
+async function acceptAll(intake: SpoolIntake, instances: Buffer[]): Promise<void> {
+  for (const bytes of instances) {
+    const temp = intake.tempPath();
+    writeFileSync(temp, bytes);
+    await intake.accept(temp, { kind: 'dimse', who: 'CT' });
+  }
 }
 
 /** Pids of the direct children of `pid` whose command line matches `pattern`. */
@@ -74,6 +94,25 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
     tmp.cleanup();
   });
 
+  /** Workers on `naming` with one process, two children per queue, as the gateway runs them. */
+  function startPool(
+    config: VeilConfig,
+    naming: QueueNaming,
+    extra: Partial<WorkerPoolOptions> = {},
+  ): Promise<WorkerPool> {
+    return startWorkers({
+      config,
+      log: silentLogger,
+      connection: redisConnection(redis.url),
+      redisUrl: redis.url,
+      naming,
+      count: 1,
+      concurrency: 2,
+      configDir: CONFIG_DIR,
+      ...extra,
+    });
+  }
+
   describe('in-process workers with sandboxed processors', () => {
     let queues: PipelineQueues;
     let pool: WorkerPool;
@@ -103,17 +142,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
         metrics,
         maxInFlight: 2,
       });
-      pool = await startWorkers({
-        config: config(),
-        log: silentLogger,
-        connection: redisConnection(redis.url),
-        redisUrl: redis.url,
-        naming,
-        count: 1,
-        concurrency: 2,
-        configDir: CONFIG_DIR,
-        metrics,
-      });
+      pool = await startPool(config(), naming, { metrics });
     });
     after(async () => {
       await pool?.close();
@@ -123,11 +152,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
 
     it('protects in child processes and streams revealed originals back, tampered ones as failures', async () => {
       const series = generateCtSeries({ slices: 3, rows: 64, columns: 64 });
-      for (const bytes of series) {
-        const temp = intake.tempPath();
-        writeFileSync(temp, bytes);
-        await intake.accept(temp, { kind: 'dimse', who: 'CT' });
-      }
+      await acceptAll(intake, series);
       await eventually(
         async () =>
           (await queues.protect.getJobCounts('completed')).completed === 3 ? true : undefined,
@@ -182,17 +207,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
       const before = new Set(childrenOf(process.pid, /bullmq/));
       let pool: WorkerPool | undefined;
       try {
-        pool = await startWorkers({
-          config,
-          log: silentLogger,
-          connection: redisConnection(redis.url),
-          redisUrl: redis.url,
-          naming,
-          count: 1,
-          concurrency: 2,
-          configDir: CONFIG_DIR,
-          prewarm: true,
-        });
+        pool = await startPool(config, naming, { prewarm: true });
         assert.equal(pool.state(), 'starting');
         const running = pool;
         await eventually(
@@ -200,7 +215,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
           'the children to start',
           120_000,
         );
-        const warm = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+        const warm = newSandboxChildren(before);
         // Two children for each of the two Workers (protect, reveal), with no job run yet.
         assert.equal(warm.length, 4, `prewarmed children: ${warm.join(', ')}`);
         assert.deepEqual(await queues.protect.getJobCounts('completed', 'active'), {
@@ -214,11 +229,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
           protectQueue: queues.protect,
           log: silentLogger,
         });
-        for (const bytes of generateCtSeries({ slices: 2, rows: 32, columns: 32 })) {
-          const temp = intake.tempPath();
-          writeFileSync(temp, bytes);
-          await intake.accept(temp, { kind: 'dimse', who: 'CT' });
-        }
+        await acceptAll(intake, generateCtSeries({ slices: 2, rows: 32, columns: 32 }));
         await eventually(
           async () =>
             (await queues.protect.getJobCounts('completed')).completed === 2 ? true : undefined,
@@ -226,7 +237,7 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
           120_000,
         );
         // The jobs ran in the prewarmed children: none was forked for them.
-        const after = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+        const after = newSandboxChildren(before);
         assert.deepEqual(after.sort(), warm.sort());
 
         await pool.close();
@@ -247,25 +258,12 @@ describe('pipeline/worker-pool (Redis, sandboxed child processes)', function () 
       const config = testConfig(dir);
       const naming = uniqueNaming();
       const before = new Set(childrenOf(process.pid, /bullmq/));
-      const pool = await startWorkers({
-        config,
-        log: silentLogger,
-        connection: redisConnection(redis.url),
-        redisUrl: redis.url,
-        naming,
-        count: 1,
-        concurrency: 2,
-        configDir: CONFIG_DIR,
-        prewarm: true,
-      });
-      const starting = childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
+      const pool = await startPool(config, naming, { prewarm: true });
+      const starting = newSandboxChildren(before);
       await pool.close();
       assert.ok(starting.length > 0, 'children were being started when close was called');
       await eventually(
-        () =>
-          childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid)).length === 0
-            ? true
-            : undefined,
+        () => (newSandboxChildren(before).length === 0 ? true : undefined),
         'no child left after close',
         30_000,
       );
