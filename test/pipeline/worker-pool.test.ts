@@ -45,7 +45,7 @@ function refOf(bytes: Buffer) {
 
 /** Sandbox children of this process that were not in `before`. */
 function newSandboxChildren(before: ReadonlySet<number>): number[] {
-  return newSandboxChildren(before);
+  return childrenOf(process.pid, /bullmq/).filter((pid) => !before.has(pid));
 }
 
 /** Hands each instance to the intake as a door would (temp file, then accept). */
