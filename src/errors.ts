@@ -230,7 +230,7 @@ export const ERROR_CODES = {
   VEIL_E_HTTP_BAD_REQUEST: {
     http: 400,
     dimse: 0xc000,
-    summary: 'The HTTP request is malformed (multipart body, parameters).',
+    summary: 'The HTTP request is malformed (multipart body, parameters, frame list).',
   },
   VEIL_E_HTTP_UNSUPPORTED_MEDIA: {
     http: 415,
@@ -250,7 +250,7 @@ export const ERROR_CODES = {
   VEIL_E_NOT_FOUND: {
     http: 404,
     dimse: 0xc000,
-    summary: 'No such study, series or instance in the index.',
+    summary: 'No such study, series, instance or frame in the index.',
   },
   VEIL_E_UID_INVALID: {
     http: 400,

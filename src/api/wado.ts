@@ -1,12 +1,15 @@
 /**
  * WADO-RS (PS3.18 10.4): a study, series or instance as multipart/related; type="application/dicom",
- * each instance streamed as soon as a worker revealed it; and the /metadata variants as DICOM JSON.
+ * each instance streamed as soon as a worker revealed it; the /metadata variants as DICOM JSON;
+ * and the frames of an instance as multipart/related pixel data (see frames.ts).
  * An instance that does not reveal (tampered, no key) is never delivered: see docs/http-api.md.
  */
 import fs from 'node:fs';
 import { Router, type Request, type RequestHandler, type Response } from 'express';
 import { isUid, type InstanceRef } from '../archive/archive';
 import { parsePart10 } from '../dicom/parse';
+import { TransferSyntax } from '../dicom/tags';
+import { isEncapsulated } from '../dicom/transfer-syntax';
 import { ERROR_CODES, VeilError, type ErrorCode } from '../errors';
 import type { InstanceRecord } from '../index/catalogue';
 import { closing, newBoundary, partHead } from '../http/multipart';
@@ -14,6 +17,7 @@ import type { Retrieved } from '../pipeline/contracts';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
 import { dataSetToJson } from './dicom-json';
+import { type FramePartType, framesOf, negotiateFrames, parseFrameList } from './frames';
 import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
 import type { Role } from './tokens';
@@ -291,6 +295,80 @@ export function wadoRouter(
       .send(`[${out.join(',')}]`);
   };
 
+  const frames = async (req: Request, res: Response): Promise<void> => {
+    const frameNumbers = parseFrameList(String(req.params.frames));
+    const records = lookup(req);
+    // Negotiated before anything is revealed (a 406 costs no reveal): reveal restores native
+    // pixels in Explicit VR Little Endian and keeps compressed ones in the received syntax. The
+    // revealed instance's own syntax decides in the end (pixels decoded at intake are native).
+    const received = records[0]!.transferSyntaxUID;
+    negotiateFrames(
+      req.get('accept'),
+      isEncapsulated(received) ? received : TransferSyntax.ExplicitVRLittleEndian,
+    );
+    const refs = records.map(refOf);
+    const failures: Failure[] = [];
+    let answer: { sopInstanceUID: string; part: FramePartType; frames: Buffer[][] } | undefined;
+    try {
+      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+        if (!item.ok) {
+          failures.push(item);
+          continue;
+        }
+        try {
+          const parsed = parsePart10(await fs.promises.readFile(item.path));
+          const part = negotiateFrames(req.get('accept'), parsed.transferSyntaxUID);
+          const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
+          const beyond = frameNumbers.find((n) => n > instance.count);
+          if (beyond !== undefined) {
+            throw new VeilError(
+              'VEIL_E_NOT_FOUND',
+              `Frame ${beyond} is beyond the instance's ${instance.count} frames`,
+            );
+          }
+          answer = {
+            sopInstanceUID: item.ref.sopInstanceUID,
+            part,
+            frames: frameNumbers.map((n) => instance.frame(n)),
+          };
+        } finally {
+          await item.release();
+        }
+      }
+    } catch (err) {
+      audit(req, res, refs, [], failures);
+      throw err;
+    }
+    if (answer === undefined) {
+      audit(req, res, refs, [], failures);
+      sendAllFailed(res, failures);
+      return;
+    }
+    const boundary = newBoundary();
+    res
+      .status(200)
+      .setHeader(
+        'Content-Type',
+        `multipart/related; type="${answer.part.multipartType}"; boundary=${boundary}`,
+      );
+    for (const frame of answer.frames) {
+      if (res.destroyed) break;
+      const length = frame.reduce((n, b) => n + b.length, 0);
+      await write(
+        res,
+        partHead(boundary, {
+          'Content-Type': answer.part.contentType,
+          'Content-Length': String(length),
+        }),
+      );
+      for (const bytes of frame) await write(res, bytes);
+    }
+    audit(req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], failures);
+    if (res.destroyed) return;
+    await write(res, closing(boundary));
+    res.end();
+  };
+
   const guard = requireRole('workstation');
   router.get('/studies/:study', guard, retrieve);
   router.get('/studies/:study/series/:series', guard, retrieve);
@@ -298,5 +376,6 @@ export function wadoRouter(
   router.get('/studies/:study/metadata', guard, metadata);
   router.get('/studies/:study/series/:series/metadata', guard, metadata);
   router.get('/studies/:study/series/:series/instances/:sop/metadata', guard, metadata);
+  router.get('/studies/:study/series/:series/instances/:sop/frames/:frames', guard, frames);
   return router;
 }

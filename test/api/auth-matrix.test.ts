@@ -43,6 +43,7 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'GET /dicom-web/studies/:study/metadata': WORKSTATION,
   'GET /dicom-web/studies/:study/series/:series/metadata': WORKSTATION,
   'GET /dicom-web/studies/:study/series/:series/instances/:sop/metadata': WORKSTATION,
+  'GET /dicom-web/studies/:study/series/:series/instances/:sop/frames/:frames': WORKSTATION,
 };
 
 interface RouteLayer {
@@ -176,11 +177,13 @@ describe('api/auth matrix over every registered route (redis-server)', function 
 
   it('finds the DICOMweb, admin API, analysis and Bull Board routes in the app', () => {
     const paths = routes.map((r) => `${r.method} ${r.path}`);
-    for (const key of Object.keys(EXPECTED))
+    for (const key of Object.keys(EXPECTED)) {
+      const [method, pattern] = key.split(' ') as [string, string];
       assert.ok(
-        routes.some((r) => `${r.method} ${r.path}` === key.replace(/:\w+/g, '1.2.3.4')),
+        routes.some((r) => r.method === method && r.path === instantiate(pattern)),
         `${key} registered`,
       );
+    }
     assert.ok(paths.includes('GET /admin/queues/api/queues'), 'Bull Board API walked');
     assert.ok(
       paths.some((p) => p.startsWith('PUT /admin/queues/api/')),

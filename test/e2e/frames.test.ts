@@ -1,0 +1,208 @@
+/**
+ * WADO-RS Retrieve Frames against a real peer: the same originals go to Veil (STOW-RS, protected,
+ * archived, revealed by a worker on retrieval) and straight into a plain Orthanc with its DICOMweb
+ * plugin; the frames Veil answers must be the bytes Orthanc answers, frame for frame. Native
+ * multi-frame and single-frame samples, and compressed ones from pydicom's corpus (JPEG baseline,
+ * JPEG-LS, JPEG 2000, RLE with two frames) when python3-pydicom is installed.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { Tags, parsePart10 } from '../../src/dicom';
+import { bearer, startGateway, type TestGateway } from '../api/harness';
+import { multipartBody, readParts, type ReceivedPart } from '../api/multipart-helpers';
+import { pydicomCorpusDir } from '../helpers/pydicom-corpus';
+import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
+import { eventually } from '../pipeline/harness';
+
+const SAMPLES = path.join(__dirname, '..', '..', 'samples');
+const CORPUS = [
+  'SC_rgb_jpeg_dcmtk.dcm',
+  'MR_small_jpeg_ls_lossless.dcm',
+  'JPEG2000.dcm',
+  'SC_rgb_rle_16bit_2frame.dcm',
+];
+const ANY_SYNTAX = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
+const NATIVE = 'multipart/related; type="application/octet-stream"';
+
+interface Instance {
+  name: string;
+  bytes: Buffer;
+  path: string;
+  frames: number;
+  syntax: string;
+}
+
+function instanceOf(file: string): Instance {
+  const bytes = readFileSync(file);
+  const { dataset, transferSyntaxUID } = parsePart10(bytes);
+  const study = dataset.string(Tags.StudyInstanceUID)!;
+  const series = dataset.string(Tags.SeriesInstanceUID)!;
+  const sop = dataset.string(Tags.SOPInstanceUID)!;
+  return {
+    name: path.basename(file),
+    bytes,
+    path: `/studies/${study}/series/${series}/instances/${sop}`,
+    frames: Number(dataset.string(Tags.NumberOfFrames) ?? '1'),
+    syntax: transferSyntaxUID,
+  };
+}
+
+describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redis-server, Orthanc)', function () {
+  this.timeout(240_000);
+  let gw: TestGateway;
+  let orthanc: RunningOrthanc;
+  const corpus = pydicomCorpusDir();
+  const files = [
+    path.join(SAMPLES, 'us-rgb-multiframe.dcm'),
+    path.join(SAMPLES, 'ct-slice.dcm'),
+    ...(corpus ? CORPUS.map((f) => path.join(corpus, f)).filter((f) => existsSync(f)) : []),
+  ];
+  const instances = files.map(instanceOf);
+  /** The compressed instances Veil keeps compressed (all but RLE, decoded at intake by default). */
+  const keptCompressed = instances.filter((i) => i.syntax.startsWith('1.2.840.10008.1.2.4'));
+
+  const fromVeil = async (p: string, accept?: string) => {
+    const res = await fetch(`${gw.url}/dicom-web${p}`, {
+      headers: { ...bearer('workstation'), ...(accept ? { accept } : {}) },
+    });
+    return { res, body: Buffer.from(await res.arrayBuffer()) };
+  };
+  const fromOrthanc = async (p: string, accept: string) => {
+    const res = await fetch(`${orthanc.dicomWebUrl}${p}`, { headers: { accept } });
+    return { res, body: Buffer.from(await res.arrayBuffer()) };
+  };
+  const partsOf = async (r: { res: Response; body: Buffer }): Promise<ReceivedPart[]> => {
+    assert.equal(r.res.status, 200, r.body.toString('utf8', 0, 300));
+    return readParts(r.res.headers.get('content-type')!, r.body);
+  };
+
+  before(async () => {
+    orthanc = await startOrthanc();
+    gw = await startGateway();
+    const { body, contentType } = multipartBody(instances.map((i) => ({ bytes: i.bytes })));
+    const stow = await fetch(`${gw.url}/dicom-web/studies`, {
+      method: 'POST',
+      headers: { ...bearer('modality'), 'content-type': contentType },
+      body,
+    });
+    assert.equal(stow.status, 200, await stow.text());
+    for (const i of instances) {
+      const res = await fetch(`${orthanc.httpUrl}/instances`, { method: 'POST', body: i.bytes });
+      assert.equal(res.status, 200, `Orthanc stores ${i.name}`);
+      const sop = i.path.split('/').pop()!;
+      await eventually(
+        () => (gw.deps.catalogue.get(sop)?.state === 'archived' ? true : undefined),
+        `${i.name} archived`,
+      );
+    }
+  });
+  after(async () => {
+    await gw?.close();
+    await orthanc?.stop();
+  });
+
+  it('answers every frame of every instance with the bytes Orthanc answers for the original', async () => {
+    assert.ok(
+      instances.some((i) => i.frames > 1),
+      'a multi-frame instance is among them',
+    );
+    for (const i of instances) {
+      const list = Array.from({ length: i.frames }, (_, n) => n + 1).join(',');
+      const veil = await partsOf(await fromVeil(`${i.path}/frames/${list}`, ANY_SYNTAX));
+      assert.equal(veil.length, i.frames, i.name);
+      // RLE is decoded at intake by default (protection.compressed.byTransferSyntax), so Veil's
+      // frames of it are native: compare them with Orthanc's decoded frames.
+      const native = veil[0]!.headers['content-type']!.endsWith(
+        'transfer-syntax=1.2.840.10008.1.2.1',
+      );
+      assert.equal(native, !keptCompressed.includes(i), i.name);
+      const peer = await partsOf(
+        await fromOrthanc(`${i.path}/frames/${list}`, native ? NATIVE : ANY_SYNTAX),
+      );
+      assert.equal(peer.length, i.frames, i.name);
+      for (let f = 0; f < i.frames; f++) {
+        assert.ok(
+          veil[f]!.bytes.equals(peer[f]!.bytes),
+          `${i.name} frame ${f + 1} differs from Orthanc's`,
+        );
+        assert.match(veil[f]!.headers['content-type']!, /transfer-syntax=1\.2\.840\.10008\./);
+        assert.equal(veil[f]!.headers['content-length'], String(veil[f]!.bytes.length));
+      }
+    }
+  });
+
+  it('answers native frames as application/octet-stream by default, in the order asked, each once', async () => {
+    const multi = instances.find((i) => i.frames > 1 && !keptCompressed.includes(i))!;
+    const { res, body } = await fromVeil(`${multi.path}/frames/2,1,2`);
+    const parts = await partsOf({ res, body });
+    assert.match(
+      res.headers.get('content-type')!,
+      /^multipart\/related; type="application\/octet-stream"/,
+    );
+    const peer = await partsOf(await fromOrthanc(`${multi.path}/frames/2,1`, ANY_SYNTAX));
+    assert.equal(parts.length, 2);
+    assert.ok(parts[0]!.bytes.equals(peer[0]!.bytes) && parts[1]!.bytes.equals(peer[1]!.bytes));
+    assert.equal(
+      parts[0]!.headers['content-type'],
+      'application/octet-stream; transfer-syntax=1.2.840.10008.1.2.1',
+    );
+  });
+
+  it('answers compressed frames under their own media type, and 406 to a client that wants them decoded', async function () {
+    if (keptCompressed.length === 0) this.skip();
+    const jpeg = keptCompressed.find((i) => i.syntax === '1.2.840.10008.1.2.4.50');
+    if (jpeg) {
+      const r = await fromVeil(`${jpeg.path}/frames/1`, 'multipart/related; type="image/jpeg"');
+      const [part] = await partsOf(r);
+      assert.equal(
+        part!.headers['content-type'],
+        'image/jpeg; transfer-syntax=1.2.840.10008.1.2.4.50',
+      );
+      assert.deepEqual([...part!.bytes.subarray(0, 2)], [0xff, 0xd8], 'a JPEG stream (SOI)');
+    }
+    for (const i of keptCompressed) {
+      const r = await fromVeil(
+        `${i.path}/frames/1`,
+        'multipart/related; type="application/octet-stream"',
+      );
+      assert.equal(r.res.status, 406, i.name);
+      assert.equal(JSON.parse(r.body.toString()).code, 'VEIL_E_HTTP_NOT_ACCEPTABLE');
+    }
+  });
+
+  it('refuses a bad frame list with 400, a frame beyond the last with 404, and audits only what it delivered', async () => {
+    const single = instances.find((i) => i.name === 'ct-slice.dcm')!;
+    for (const list of ['0', '1,,2', 'a', '-1', '1.5']) {
+      const r = await fromVeil(`${single.path}/frames/${list}`);
+      assert.equal(r.res.status, 400, list);
+      assert.equal(JSON.parse(r.body.toString()).code, 'VEIL_E_HTTP_BAD_REQUEST');
+    }
+    const before = gw.audits.length;
+    const beyond = await fromVeil(`${single.path}/frames/1,2`);
+    assert.equal(beyond.res.status, 404);
+    assert.equal(JSON.parse(beyond.body.toString()).code, 'VEIL_E_NOT_FOUND');
+    const event = gw.audits.slice(before).find((a) => a.type === 'DICOMInstancesTransferred');
+    assert.equal(event?.outcome, 'serious-failure');
+    assert.deepEqual(event?.sopInstanceUIDs, []);
+    const ok = await fromVeil(`${single.path}/frames/1`);
+    assert.equal(ok.res.status, 200);
+    const delivered = gw.audits.at(-1);
+    assert.equal(delivered?.outcome, 'success');
+    assert.deepEqual(delivered?.sopInstanceUIDs, [single.path.split('/').pop()]);
+    const unknown = await fromVeil(
+      `${single.path.replace(/instances\/.*/, 'instances/1.2.3.999')}/frames/1`,
+    );
+    assert.equal(unknown.res.status, 404);
+  });
+
+  it('keeps the frames behind the workstation role', async () => {
+    const single = instances[0]!;
+    const anonymous = await fetch(`${gw.url}/dicom-web${single.path}/frames/1`);
+    assert.equal(anonymous.status, 401);
+    const modality = await fetch(`${gw.url}/dicom-web${single.path}/frames/1`, {
+      headers: bearer('modality'),
+    });
+    assert.equal(modality.status, 403);
+  });
+});
