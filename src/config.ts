@@ -121,6 +121,13 @@ export const CONFIG_SCHEMA = {
       certFile: str('', 'PEM certificate chain for HTTPS; empty serves plain HTTP.'),
       keyFile: str('', 'PEM private key for HTTPS.'),
     },
+    corsOrigins: {
+      kind: 'list',
+      default: [],
+      item: /^(\*|https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?)$/,
+      itemDoc: 'an origin (scheme://host[:port]) or *',
+      doc: 'Web origins whose pages may call the DICOMweb routes from a browser (CORS), e.g. a web viewer such as OHIF served elsewhere; empty allows none.',
+    } satisfies ListLeaf,
     maxUploadBytes: int(
       4294967295,
       1024,

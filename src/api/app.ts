@@ -7,6 +7,7 @@ import express from 'express';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { mountAdmin } from './admin';
 import { createAuth } from './auth';
+import { corsFor } from './cors';
 import { errorHandler, notFoundHandler } from './error-handler';
 import { healthRouter } from './health';
 import { qidoRouter } from './qido';
@@ -25,6 +26,8 @@ export function createApp(deps: GatewayDeps): express.Express {
 
   app.use(requestLogger(deps.log));
   app.use(healthRouter(deps));
+  if (deps.config.http.corsOrigins.length > 0)
+    app.use('/dicom-web', corsFor(deps.config.http.corsOrigins));
   app.use('/dicom-web', stowRouter(deps, requireRole));
   app.use('/dicom-web', qidoRouter(deps, requireRole));
   app.use('/dicom-web', wadoRouter(deps, requireRole));

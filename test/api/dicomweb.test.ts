@@ -263,6 +263,12 @@ describe('api/dicomweb (STOW-RS, QIDO-RS, WADO-RS over the real pipeline; redis-
 
   it('refuses WADO-RS with 404 for unknown UIDs, 400 for invalid ones, 406 for other media', async () => {
     assert.equal((await get('/dicom-web/studies/1.2.3.4.5.6')).res.status, 404);
+    // No http.corsOrigins: a page from another origin gets no CORS headers.
+    const cross = await get(`/dicom-web/studies/${ct.study}/metadata`, {
+      origin: 'https://a.example',
+    });
+    assert.equal(cross.res.status, 200);
+    assert.equal(cross.res.headers.get('access-control-allow-origin'), null);
     const bad = await get('/dicom-web/studies/1.2.abc');
     assert.equal(bad.res.status, 400);
     assert.equal(JSON.parse(bad.bytes.toString()).code, 'VEIL_E_UID_INVALID');

@@ -24,6 +24,8 @@ const CORPUS = [
 ];
 const ANY_SYNTAX = 'multipart/related; type="application/octet-stream"; transfer-syntax=*';
 const NATIVE = 'multipart/related; type="application/octet-stream"';
+/** A web viewer's origin, allowed by http.corsOrigins. */
+const VIEWER = 'https://viewer.example:3000';
 
 interface Instance {
   name: string;
@@ -79,7 +81,7 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
 
   before(async () => {
     orthanc = await startOrthanc();
-    gw = await startGateway();
+    gw = await startGateway({ VEIL_HTTP__CORS_ORIGINS: JSON.stringify([VIEWER]) });
     const { body, contentType } = multipartBody(instances.map((i) => ({ bytes: i.bytes })));
     const stow = await fetch(`${gw.url}/dicom-web/studies`, {
       method: 'POST',
@@ -194,6 +196,48 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
       `${single.path.replace(/instances\/.*/, 'instances/1.2.3.999')}/frames/1`,
     );
     assert.equal(unknown.res.status, 404);
+  });
+
+  it('lets a web viewer on an allowed origin call DICOMweb from a browser (CORS), with its token', async () => {
+    const url = `${gw.url}/dicom-web${instances[0]!.path}/frames/1`;
+    const preflight = await fetch(url, {
+      method: 'OPTIONS',
+      headers: {
+        origin: VIEWER,
+        'access-control-request-method': 'GET',
+        'access-control-request-headers': 'authorization, accept',
+      },
+    });
+    assert.equal(preflight.status, 204);
+    assert.equal(preflight.headers.get('access-control-allow-origin'), VIEWER);
+    assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /Authorization/);
+    assert.match(preflight.headers.get('access-control-allow-methods') ?? '', /GET/);
+    const real = await fetch(url, {
+      headers: { origin: VIEWER, accept: ANY_SYNTAX, ...bearer('workstation') },
+    });
+    assert.equal(real.status, 200);
+    assert.equal(real.headers.get('access-control-allow-origin'), VIEWER);
+    assert.match(real.headers.get('access-control-expose-headers') ?? '', /Content-Type/);
+    assert.match(real.headers.get('vary') ?? '', /Origin/);
+    await real.arrayBuffer();
+    // The origin opens no door: without a token it is still 401 (readable by the page).
+    const anonymous = await fetch(url, { headers: { origin: VIEWER } });
+    assert.equal(anonymous.status, 401);
+    assert.equal(anonymous.headers.get('access-control-allow-origin'), VIEWER);
+    // Another origin gets no CORS headers, on the preflight or the request.
+    for (const method of ['OPTIONS', 'GET']) {
+      const other = await fetch(url, {
+        method,
+        headers: {
+          origin: 'https://elsewhere.example',
+          'access-control-request-method': 'GET',
+          ...bearer('workstation'),
+        },
+      });
+      assert.equal(other.headers.get('access-control-allow-origin'), null, method);
+      assert.notEqual(other.status, 204, method);
+      await other.arrayBuffer();
+    }
   });
 
   it('keeps the frames behind the workstation role', async () => {
