@@ -188,13 +188,19 @@ export const CONFIG_SCHEMA = {
       default: [],
       item: AE_DESTINATION,
       itemDoc: 'AE@host:port',
-      doc: 'C-MOVE destinations as AE@host:port.',
+      doc: 'C-MOVE destinations, and where storage commitment reports go, as AE@host:port.',
     } satisfies ListLeaf,
     timeoutSeconds: int(
       60,
       1,
       3600,
       'DIMSE idle timeout: a silent peer is released after it (slow-loris guard).',
+    ),
+    storageCommitmentTimeoutSeconds: int(
+      3600,
+      1,
+      604800,
+      'How long a storage commitment request waits for its instances to be archived; those still not archived are then reported failed.',
     ),
     tls: {
       certFile: str('', 'PEM certificate for DICOM TLS; empty listens in plain TCP.'),

@@ -225,7 +225,14 @@ export const ERROR_CODES = {
   VEIL_E_MOVE_DESTINATION_UNKNOWN: {
     http: 400,
     dimse: 0xa801,
-    summary: 'The C-MOVE destination AE is not configured.',
+    summary:
+      'The C-MOVE destination AE (or the AE asking for storage commitment) is not configured.',
+  },
+  VEIL_E_COMMITMENT_INVALID: {
+    http: 400,
+    dimse: 0xc000,
+    summary:
+      'A storage commitment request (N-ACTION) is malformed: no Transaction UID, no or invalid referenced instances.',
   },
   VEIL_E_HTTP_BAD_REQUEST: {
     http: 400,

@@ -6,6 +6,7 @@
 import { association as dimseAssociation, constants } from 'dcmjs-dimse';
 import {
   COMMAND_TRANSFER_SYNTAXES,
+  STORAGE_COMMITMENT_PUSH,
   STORAGE_TRANSFER_SYNTAXES,
   VERIFICATION,
   isStorageSopClass,
@@ -121,6 +122,7 @@ export function negotiate(
 function supportedSyntaxes(abstractSyntaxUID: string): readonly string[] | undefined {
   if (isStorageSopClass(abstractSyntaxUID)) return STORAGE_TRANSFER_SYNTAXES;
   if (abstractSyntaxUID === VERIFICATION) return COMMAND_TRANSFER_SYNTAXES;
+  if (abstractSyntaxUID === STORAGE_COMMITMENT_PUSH) return COMMAND_TRANSFER_SYNTAXES;
   if (queryRetrieveModel(abstractSyntaxUID) !== undefined) return COMMAND_TRANSFER_SYNTAXES;
   return undefined;
 }

@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { log as dimseLog } from 'dcmjs-dimse';
 import { VeilError } from '../errors';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
+import { StorageCommitments } from './storage-commitment';
 import { VeilScp } from './veil-scp';
 
 /** A running DIMSE listener. */
@@ -38,8 +39,8 @@ function tlsOptions(deps: GatewayDeps): tls.TlsOptions | undefined {
 }
 
 /**
- * Starts the DIMSE listener of GatewayDeps.config.dimse: C-ECHO, C-STORE, C-FIND, C-MOVE and
- * C-GET for the calling AEs and hosts allowed there; resolves once it listens.
+ * Starts the DIMSE listener of GatewayDeps.config.dimse: C-ECHO, C-STORE, C-FIND, C-MOVE, C-GET
+ * and storage commitment (N-ACTION) for the calling AEs and hosts allowed there; resolves once it listens.
  */
 export async function startDimseServer(deps: GatewayDeps): Promise<DimseServer> {
   const config = deps.config.dimse;
@@ -51,7 +52,17 @@ export async function startDimseServer(deps: GatewayDeps): Promise<DimseServer> 
   let active = 0;
   let nextId = 1;
   const log = deps.log.child({ door: 'dimse' });
+  const commitments = new StorageCommitments({
+    catalogue: deps.catalogue,
+    log,
+    aeTitle: config.aeTitle,
+    destinations: config.destinations,
+    timeoutSeconds: config.storageCommitmentTimeoutSeconds,
+    associationTimeoutSeconds: config.timeoutSeconds,
+    onReport: (outcome) => deps.metrics.storageCommitments.inc({ outcome }),
+  });
   const hooks = {
+    commitments,
     policy: {
       aeTitle: config.aeTitle,
       allowedCallingAETitles: config.allowedCallingAETitles,
@@ -113,6 +124,7 @@ export async function startDimseServer(deps: GatewayDeps): Promise<DimseServer> 
     port,
     close() {
       closing ??= (async () => {
+        commitments.close();
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         const open = [...sockets].map(
           ([socket, scp]) =>

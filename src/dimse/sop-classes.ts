@@ -7,6 +7,10 @@ import { TransferSyntax } from '../dicom/tags';
 /** Verification SOP Class (PS3.4 A.4). */
 export const VERIFICATION = '1.2.840.10008.1.1';
 
+/** Storage Commitment Push Model SOP Class and its well-known SOP Instance (PS3.4 J.3). */
+export const STORAGE_COMMITMENT_PUSH = '1.2.840.10008.1.20.1';
+export const STORAGE_COMMITMENT_INSTANCE = '1.2.840.10008.1.20.1.1';
+
 /** Query/Retrieve SOP classes Veil serves (PS3.4 C.6.1 Patient Root, C.6.2 Study Root). */
 export const QueryRetrieve = {
   PatientRootFind: '1.2.840.10008.5.1.4.1.2.1.1',
@@ -75,7 +79,7 @@ export const STORAGE_TRANSFER_SYNTAXES: readonly string[] = [
   TransferSyntax.JPEG2000,
 ];
 
-/** Transfer syntaxes for Verification and Q/R identifiers (dcmjs reads and writes these). */
+/** Transfer syntaxes for Verification, Q/R identifiers and storage commitment (dcmjs reads and writes these). */
 export const COMMAND_TRANSFER_SYNTAXES: readonly string[] = [
   TransferSyntax.ExplicitVRLittleEndian,
   TransferSyntax.ImplicitVRLittleEndian,

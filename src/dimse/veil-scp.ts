@@ -17,7 +17,16 @@ import { guardPduLengths } from './pdu-guard';
 import { handleRetrieve, type SubOperationTarget } from './retrieve-handler';
 import { resolveMoveDestination } from './retrieve-scope';
 import { writeStoreRequestsDirectly } from './pdata-writer';
-import { queryRetrieveModel } from './sop-classes';
+import {
+  STORAGE_COMMITMENT_INSTANCE,
+  STORAGE_COMMITMENT_PUSH,
+  queryRetrieveModel,
+} from './sop-classes';
+import {
+  REQUEST_COMMITMENT,
+  type StorageCommitments,
+  parseCommitmentRequest,
+} from './storage-commitment';
 import {
   createStoreStream,
   finishStoreStream,
@@ -41,6 +50,8 @@ export interface ScpHooks {
   /** Called once when this association is accepted, and once when its socket closes. */
   associationOpened(): void;
   associationClosed(): void;
+  /** The gateway's pending storage commitment transactions (shared by all associations). */
+  commitments: StorageCommitments;
 }
 
 /** One association's service provider. */
@@ -279,6 +290,51 @@ export class VeilScp extends Scp {
       handleRetrieve(this.ctx, request, 'C-GET', model, channel, async () => target),
       () => callback([]),
     );
+  }
+
+  /**
+   * Storage commitment (PS3.4 J.3.2): the request is checked and taken at once; the report
+   * follows on an association of Veil's own once its instances are archived (storage-commitment.ts).
+   */
+  override nActionRequest(
+    request: Req<'NActionRequest'>,
+    callback: (r: Res<'NActionResponse'>) => void,
+  ): void {
+    const response = responses.NActionResponse.fromRequest(request);
+    const answer = (status: number, code?: string): void => {
+      response.setStatus(status);
+      if (code !== undefined) response.setErrorComment(code.slice(0, 64));
+      callback(response);
+    };
+    if (
+      request.getRequestedSopClassUid() !== STORAGE_COMMITMENT_PUSH ||
+      request.getRequestedSopInstanceUid() !== STORAGE_COMMITMENT_INSTANCE
+    ) {
+      answer(0x0118); // No such SOP Class (PS3.7 C.4: the only N-ACTION we serve)
+      return;
+    }
+    if (request.getActionTypeId() !== REQUEST_COMMITMENT) {
+      answer(0x0123); // No such action
+      return;
+    }
+    try {
+      const commitment = parseCommitmentRequest(
+        request.getDataset()?.getElements() as Record<string, unknown> | undefined,
+      );
+      this.hooks.commitments.accept(this.ctx.callingAeTitle, commitment);
+      this.ctx.log.info(
+        { transactionUID: commitment.transactionUID, instances: commitment.items.length },
+        'storage commitment requested',
+      );
+      answer(0x0000);
+    } catch (err) {
+      const { code } = this.ctx.failure(err, 'commitment', 'N-ACTION');
+      // PS3.7 C.4: invalid argument value, resource limitation, or processing failure.
+      answer(
+        code === 'VEIL_E_COMMITMENT_INVALID' ? 0x0115 : code === 'VEIL_E_BUSY' ? 0x0213 : 0x0110,
+        code,
+      );
+    }
   }
 
   override cCancelRequest(request: Req<'CCancelRequest'>): void {

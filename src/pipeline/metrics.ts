@@ -16,6 +16,8 @@ export interface GatewayMetrics {
   readonly failures: Counter<'code' | 'stage'>;
   /** Job processing time by queue. */
   readonly jobDuration: Histogram<'queue'>;
+  /** Storage commitment reports, by outcome: committed (all), failed (some), undelivered. */
+  readonly storageCommitments: Counter<'outcome'>;
   /** Jobs per queue and state, refreshed on each scrape by `setQueueDepthSource`. */
   readonly queueDepth: Gauge<'queue' | 'state'>;
   /** Installs the function that reads queue depths (BullMQ getJobCounts) when /metrics is scraped. */
@@ -84,6 +86,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Gatew
       help: 'Time to process one job, by queue.',
       labelNames: ['queue'] as const,
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    storageCommitments: new Counter({
+      name: 'veil_storage_commitments_total',
+      help: 'Storage commitment reports (N-EVENT-REPORT): committed, failed (some instances), undelivered.',
+      labelNames: ['outcome'] as const,
       registers: [registry],
     }),
     queueDepth,

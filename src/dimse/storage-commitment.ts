@@ -1,0 +1,287 @@
+/**
+ * Storage Commitment Push Model SCP (PS3.4 Annex J; IHE RAD-10): a modality asks, with N-ACTION,
+ * whether Veil has taken responsibility for instances it sent; Veil answers at once that the
+ * request is accepted, and later, on an association of its own to the requester (an AE of
+ * dimse.destinations), sends N-EVENT-REPORT: committed are the instances that are protected and
+ * stored in the archive (catalogue state 'archived'), failed are those that failed protection,
+ * that were sent under another SOP class, or that are still not archived when
+ * dimse.storageCommitment.timeoutSeconds has passed. A modality may then delete its copies of the
+ * committed ones. Pending transactions live in the gateway's memory: after a restart the modality,
+ * which never got its report, asks again (PS3.4 J.3.3 lets it).
+ */
+import { Client, Dataset, constants, requests, type responses } from 'dcmjs-dimse';
+import { VeilError } from '../errors';
+import type { Catalogue } from '../index/catalogue';
+import type { Logger } from '../log';
+import { resolveMoveDestination } from './retrieve-scope';
+import { STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH } from './sop-classes';
+
+/** N-ACTION Action Type ID "Request Storage Commitment" (PS3.4 J.3.2.1). */
+export const REQUEST_COMMITMENT = 1;
+/** N-EVENT-REPORT Event Type IDs (PS3.4 J.3.3.1). */
+export const EventType = { AllCommitted: 1, SomeFailed: 2 } as const;
+
+/** Failure Reason (0008,1197) values of a Failed SOP Sequence item (PS3.3 C.14.1.1). */
+export const FailureReason = {
+  ProcessingFailure: 0x0110,
+  NoSuchObjectInstance: 0x0112,
+  ClassInstanceConflict: 0x0119,
+} as const;
+
+/** Most instances one request may name; more is refused as a resource limit. */
+export const MAX_COMMITMENT_ITEMS = 10_000;
+/** Most transactions waiting for their report at once. */
+export const MAX_PENDING_TRANSACTIONS = 1_000;
+
+const UID = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
+
+/** One referenced instance: its SOP class and instance UIDs. */
+export interface CommitmentItem {
+  sopClassUID: string;
+  sopInstanceUID: string;
+}
+
+/** A parsed N-ACTION data set. */
+export interface CommitmentRequest {
+  transactionUID: string;
+  items: CommitmentItem[];
+}
+
+/** What the report says of each item. */
+export interface CommitmentReport {
+  transactionUID: string;
+  committed: CommitmentItem[];
+  failed: (CommitmentItem & { reason: number })[];
+}
+
+const invalid = (message: string) => new VeilError('VEIL_E_COMMITMENT_INVALID', message);
+
+function uidOf(value: unknown, what: string): string {
+  const text = typeof value === 'string' ? value.replace(/[\0 ]+$/, '') : '';
+  if (text.length === 0 || text.length > 64 || !UID.test(text)) {
+    throw invalid(`The storage commitment request has no valid ${what}.`);
+  }
+  return text;
+}
+
+/**
+ * Reads the N-ACTION data set (dcmjs naturalized): Transaction UID (0008,1195) and the Referenced
+ * SOP Sequence (0008,1199) of SOP class / instance UID pairs. Anything else is
+ * VEIL_E_COMMITMENT_INVALID, naming what is wrong but no value.
+ */
+export function parseCommitmentRequest(
+  elements: Record<string, unknown> | undefined,
+): CommitmentRequest {
+  if (elements === undefined) throw invalid('The storage commitment request has no data set.');
+  const transactionUID = uidOf(elements.TransactionUID, 'Transaction UID');
+  const sequence = elements.ReferencedSOPSequence;
+  const list = Array.isArray(sequence) ? sequence : sequence === undefined ? [] : [sequence];
+  if (list.length === 0) throw invalid('The storage commitment request names no instance.');
+  if (list.length > MAX_COMMITMENT_ITEMS) {
+    throw new VeilError(
+      'VEIL_E_BUSY',
+      `A storage commitment request names at most ${MAX_COMMITMENT_ITEMS} instances.`,
+    );
+  }
+  const items = list.map((item: unknown) => {
+    const fields = (item ?? {}) as Record<string, unknown>;
+    return {
+      sopClassUID: uidOf(fields.ReferencedSOPClassUID, 'Referenced SOP Class UID'),
+      sopInstanceUID: uidOf(fields.ReferencedSOPInstanceUID, 'Referenced SOP Instance UID'),
+    };
+  });
+  return { transactionUID, items };
+}
+
+/**
+ * Where each item stands now: committed when archived under the same SOP class, failed when it
+ * failed protection or names another class; undefined while any item is still on its way.
+ * With `final` (the wait is over) an item still on its way fails too: unknown ones as no such
+ * instance, received but not yet archived ones as a processing failure.
+ */
+export function commitmentReport(
+  catalogue: Pick<Catalogue, 'get'>,
+  request: CommitmentRequest,
+  final: boolean,
+): CommitmentReport | undefined {
+  const report: CommitmentReport = {
+    transactionUID: request.transactionUID,
+    committed: [],
+    failed: [],
+  };
+  for (const item of request.items) {
+    const record = catalogue.get(item.sopInstanceUID);
+    if (record !== undefined && record.sopClassUID !== item.sopClassUID) {
+      report.failed.push({ ...item, reason: FailureReason.ClassInstanceConflict });
+    } else if (record?.state === 'archived') {
+      report.committed.push(item);
+    } else if (record?.state === 'failed') {
+      report.failed.push({ ...item, reason: FailureReason.ProcessingFailure });
+    } else if (!final) {
+      return undefined;
+    } else {
+      report.failed.push({
+        ...item,
+        reason:
+          record === undefined
+            ? FailureReason.NoSuchObjectInstance
+            : FailureReason.ProcessingFailure,
+      });
+    }
+  }
+  return report;
+}
+
+/** The N-EVENT-REPORT-RQ of a report (PS3.4 J.3.3.1: Table J.3-2). */
+export function eventReportRequest(
+  report: CommitmentReport,
+  retrieveAeTitle: string,
+): InstanceType<typeof requests.NEventReportRequest> {
+  const request = new requests.NEventReportRequest(
+    STORAGE_COMMITMENT_PUSH,
+    STORAGE_COMMITMENT_INSTANCE,
+    report.failed.length === 0 ? EventType.AllCommitted : EventType.SomeFailed,
+  );
+  const elements: Record<string, unknown> = { TransactionUID: report.transactionUID };
+  if (report.committed.length > 0) {
+    elements.RetrieveAETitle = retrieveAeTitle;
+    elements.ReferencedSOPSequence = report.committed.map((i) => ({
+      ReferencedSOPClassUID: i.sopClassUID,
+      ReferencedSOPInstanceUID: i.sopInstanceUID,
+    }));
+  }
+  if (report.failed.length > 0) {
+    elements.FailedSOPSequence = report.failed.map((i) => ({
+      ReferencedSOPClassUID: i.sopClassUID,
+      ReferencedSOPInstanceUID: i.sopInstanceUID,
+      FailureReason: i.reason,
+    }));
+  }
+  request.setDataset(new Dataset(elements, constants.TransferSyntax.ImplicitVRLittleEndian));
+  return request;
+}
+
+/** What StorageCommitments needs from the gateway. */
+export interface StorageCommitmentOptions {
+  catalogue: Pick<Catalogue, 'get'>;
+  log: Logger;
+  /** dimse.aeTitle: calling AE of the report association and the Retrieve AE Title. */
+  aeTitle: string;
+  /** dimse.destinations: where each requesting AE receives its report. */
+  destinations: readonly string[];
+  /** How long a transaction waits for its instances before unarchived ones are reported failed. */
+  timeoutSeconds: number;
+  /** Association timeout of the report (connect, accept, response). */
+  associationTimeoutSeconds: number;
+  /** Between looks at the catalogue. Default 1000 ms. */
+  pollMs?: number;
+  /** Attempts to deliver one report, 5 s apart (the requester may be busy). Default 3. */
+  attempts?: number;
+  /** Counts each report sent, by outcome (metrics). */
+  onReport?: (outcome: 'committed' | 'failed' | 'undelivered') => void;
+}
+
+/** The gateway's pending storage commitment transactions: one timer each, reported once. */
+export class StorageCommitments {
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private closed = false;
+
+  constructor(private readonly o: StorageCommitmentOptions) {}
+
+  /**
+   * Takes a request from `callingAeTitle`: throws VEIL_E_MOVE_DESTINATION_UNKNOWN when the AE has
+   * no address in dimse.destinations (there is nowhere to send the report) and VEIL_E_BUSY when
+   * too many transactions wait; otherwise the report goes out once every item is settled.
+   */
+  accept(callingAeTitle: string, request: CommitmentRequest): void {
+    const destination = resolveMoveDestination(this.o.destinations, callingAeTitle);
+    if (this.closed || this.pending.size >= MAX_PENDING_TRANSACTIONS) {
+      throw new VeilError('VEIL_E_BUSY', 'Too many storage commitment requests are pending.');
+    }
+    const key = `${callingAeTitle}\\${request.transactionUID}`;
+    if (this.pending.has(key)) return; // the same transaction asked again: one report
+    const deadline = Date.now() + this.o.timeoutSeconds * 1000;
+    const look = (): void => {
+      if (this.closed) return;
+      const report = commitmentReport(this.o.catalogue, request, Date.now() >= deadline);
+      if (report === undefined) {
+        this.pending.set(key, setTimeout(look, this.o.pollMs ?? 1000));
+        return;
+      }
+      this.pending.delete(key);
+      void this.deliver(destination, report);
+    };
+    this.pending.set(key, setTimeout(look, 0));
+  }
+
+  /** Transactions waiting for their report. */
+  size(): number {
+    return this.pending.size;
+  }
+
+  /** Stops every pending transaction (their requesters ask again after a restart). */
+  close(): void {
+    this.closed = true;
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    if (this.pending.size > 0) {
+      this.o.log.warn({ pending: this.pending.size }, 'storage commitment reports not sent');
+    }
+    this.pending.clear();
+  }
+
+  private async deliver(
+    destination: { aeTitle: string; host: string; port: number },
+    report: CommitmentReport,
+  ): Promise<void> {
+    const attempts = this.o.attempts ?? 3;
+    const summary = {
+      aeTitle: destination.aeTitle,
+      transactionUID: report.transactionUID,
+      committed: report.committed.length,
+      failed: report.failed.length,
+    };
+    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+      const status = await sendEventReport(destination, report, this.o).catch((err: unknown) =>
+        err instanceof Error ? err.message : 'failed',
+      );
+      if (status === 0) {
+        this.o.log.info(summary, 'storage commitment reported');
+        this.o.onReport?.(report.failed.length === 0 ? 'committed' : 'failed');
+        return;
+      }
+      this.o.log.warn({ ...summary, attempt, status }, 'storage commitment report not taken');
+      if (attempt < attempts) await new Promise((r) => setTimeout(r, 5000).unref());
+    }
+    this.o.onReport?.('undelivered');
+  }
+}
+
+/** Sends one report on a new association; resolves with the N-EVENT-REPORT-RSP status. */
+function sendEventReport(
+  destination: { aeTitle: string; host: string; port: number },
+  report: CommitmentReport,
+  o: StorageCommitmentOptions,
+): Promise<number | string> {
+  return new Promise((resolve) => {
+    const client = new Client();
+    const request = eventReportRequest(report, o.aeTitle);
+    let status: number | string = 'no response';
+    request.on('response', (response: InstanceType<typeof responses.NEventReportResponse>) => {
+      status = response.getStatus() ?? 'no status';
+    });
+    client.addRequest(request);
+    client.on('networkError', (err: Error) => {
+      status = err.message;
+    });
+    client.on('associationRejected', () => {
+      status = 'association rejected';
+    });
+    client.on('closed', () => resolve(status));
+    const timeout = o.associationTimeoutSeconds * 1000;
+    client.send(destination.host, destination.port, o.aeTitle, destination.aeTitle, {
+      connectTimeout: timeout,
+      associationTimeout: timeout,
+      pduTimeout: timeout,
+    });
+  });
+}

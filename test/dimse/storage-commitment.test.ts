@@ -1,0 +1,187 @@
+/** Storage commitment, the parts without a network: the request, the report and the pending set. */
+import assert from 'node:assert/strict';
+import { isVeilError } from '../../src/errors';
+import type { InstanceRecord } from '../../src/index/catalogue';
+import { silentLogger } from '../../src/log';
+import {
+  EventType,
+  FailureReason,
+  MAX_COMMITMENT_ITEMS,
+  StorageCommitments,
+  commitmentReport,
+  eventReportRequest,
+  parseCommitmentRequest,
+} from '../../src/dimse/storage-commitment';
+
+const CT = '1.2.840.10008.5.1.4.1.1.2';
+const MR = '1.2.840.10008.5.1.4.1.1.4';
+
+function code(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isVeilError(err) ? err.code : 'not a VeilError';
+  }
+  return undefined;
+}
+
+/** A catalogue of a few instances in the given states. */
+function catalogueOf(rows: Record<string, Partial<InstanceRecord>>) {
+  return {
+    get: (sop: string) =>
+      rows[sop] ? ({ sopClassUID: CT, ...rows[sop] } as InstanceRecord) : undefined,
+  };
+}
+
+const item = (sopInstanceUID: string, sopClassUID = CT) => ({
+  ReferencedSOPClassUID: sopClassUID,
+  ReferencedSOPInstanceUID: sopInstanceUID,
+});
+
+describe('dimse/storage-commitment', () => {
+  it('reads the Transaction UID and the referenced instances of an N-ACTION data set', () => {
+    const request = parseCommitmentRequest({
+      TransactionUID: '2.25.1',
+      ReferencedSOPSequence: [item('2.25.10'), item('2.25.11', MR)],
+    });
+    assert.deepEqual(request, {
+      transactionUID: '2.25.1',
+      items: [
+        { sopClassUID: CT, sopInstanceUID: '2.25.10' },
+        { sopClassUID: MR, sopInstanceUID: '2.25.11' },
+      ],
+    });
+    // One item may come as an object rather than a one-element array (dcmjs naturalizing).
+    assert.equal(
+      parseCommitmentRequest({ TransactionUID: '2.25.1', ReferencedSOPSequence: item('2.25.10') })
+        .items.length,
+      1,
+    );
+  });
+
+  it('refuses a request without Transaction UID, without instances or with bad UIDs', () => {
+    const bad: Record<string, unknown>[] = [
+      { ReferencedSOPSequence: [item('2.25.10')] },
+      { TransactionUID: 'not a uid', ReferencedSOPSequence: [item('2.25.10')] },
+      { TransactionUID: '2.25.1' },
+      { TransactionUID: '2.25.1', ReferencedSOPSequence: [] },
+      { TransactionUID: '2.25.1', ReferencedSOPSequence: [{ ReferencedSOPClassUID: CT }] },
+      { TransactionUID: '2.25.1', ReferencedSOPSequence: [item('2.25.01')] },
+    ];
+    for (const elements of bad) {
+      assert.equal(
+        code(() => parseCommitmentRequest(elements)),
+        'VEIL_E_COMMITMENT_INVALID',
+        JSON.stringify(elements),
+      );
+    }
+    assert.equal(
+      code(() => parseCommitmentRequest(undefined)),
+      'VEIL_E_COMMITMENT_INVALID',
+    );
+    const many = Array.from({ length: MAX_COMMITMENT_ITEMS + 1 }, (_, i) => item(`2.25.${i + 1}`));
+    assert.equal(
+      code(() => parseCommitmentRequest({ TransactionUID: '2.25.1', ReferencedSOPSequence: many })),
+      'VEIL_E_BUSY',
+    );
+  });
+
+  it('waits while an instance is on its way, and reports it failed once the wait is over', () => {
+    const catalogue = catalogueOf({
+      '2.25.10': { state: 'archived' },
+      '2.25.11': { state: 'received' },
+      '2.25.12': { state: 'failed' },
+      '2.25.13': { state: 'archived', sopClassUID: MR },
+    });
+    const request = {
+      transactionUID: '2.25.1',
+      items: ['2.25.10', '2.25.11', '2.25.12', '2.25.13', '2.25.14'].map((sopInstanceUID) => ({
+        sopClassUID: CT,
+        sopInstanceUID,
+      })),
+    };
+    assert.equal(commitmentReport(catalogue, request, false), undefined);
+    const report = commitmentReport(catalogue, request, true)!;
+    assert.deepEqual(
+      report.committed.map((i) => i.sopInstanceUID),
+      ['2.25.10'],
+    );
+    assert.deepEqual(
+      report.failed.map((i) => [i.sopInstanceUID, i.reason]),
+      [
+        ['2.25.11', FailureReason.ProcessingFailure],
+        ['2.25.12', FailureReason.ProcessingFailure],
+        ['2.25.13', FailureReason.ClassInstanceConflict],
+        ['2.25.14', FailureReason.NoSuchObjectInstance],
+      ],
+    );
+    // Settled items (archived, failed, conflicting) need no wait.
+    const settled = {
+      transactionUID: '2.25.2',
+      items: request.items.filter((_, i) => i !== 1 && i !== 4),
+    };
+    assert.equal(commitmentReport(catalogue, settled, false)?.failed.length, 2);
+  });
+
+  it('builds the N-EVENT-REPORT: event type 1 when all committed, 2 with a Failed SOP Sequence', () => {
+    const all = eventReportRequest(
+      {
+        transactionUID: '2.25.1',
+        committed: [{ sopClassUID: CT, sopInstanceUID: '2.25.10' }],
+        failed: [],
+      },
+      'VEIL',
+    );
+    assert.equal(all.getEventTypeId(), EventType.AllCommitted);
+    const a = all.getDataset()!.getElements() as Record<string, unknown>;
+    assert.equal(a.TransactionUID, '2.25.1');
+    assert.equal(a.RetrieveAETitle, 'VEIL');
+    assert.deepEqual(a.ReferencedSOPSequence, [
+      { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '2.25.10' },
+    ]);
+    assert.equal(a.FailedSOPSequence, undefined);
+    const some = eventReportRequest(
+      {
+        transactionUID: '2.25.2',
+        committed: [],
+        failed: [{ sopClassUID: CT, sopInstanceUID: '2.25.11', reason: 0x0112 }],
+      },
+      'VEIL',
+    );
+    assert.equal(some.getEventTypeId(), EventType.SomeFailed);
+    const s = some.getDataset()!.getElements() as Record<string, unknown>;
+    assert.equal(s.ReferencedSOPSequence, undefined);
+    assert.deepEqual(s.FailedSOPSequence, [
+      { ReferencedSOPClassUID: CT, ReferencedSOPInstanceUID: '2.25.11', FailureReason: 0x0112 },
+    ]);
+  });
+
+  it('takes a request only from an AE it can report to, once per transaction, and forgets all on close', () => {
+    const commitments = new StorageCommitments({
+      catalogue: catalogueOf({}),
+      log: silentLogger,
+      aeTitle: 'VEIL',
+      destinations: ['MODALITY@127.0.0.1:1'],
+      timeoutSeconds: 3600,
+      associationTimeoutSeconds: 1,
+      pollMs: 60_000,
+    });
+    const request = {
+      transactionUID: '2.25.1',
+      items: [{ sopClassUID: CT, sopInstanceUID: '2.25.9' }],
+    };
+    assert.equal(
+      code(() => commitments.accept('STRANGER', request)),
+      'VEIL_E_MOVE_DESTINATION_UNKNOWN',
+    );
+    commitments.accept('MODALITY', request);
+    commitments.accept('MODALITY', request);
+    assert.equal(commitments.size(), 1);
+    commitments.close();
+    assert.equal(commitments.size(), 0);
+    assert.equal(
+      code(() => commitments.accept('MODALITY', request)),
+      'VEIL_E_BUSY',
+    );
+  });
+});
