@@ -4,6 +4,7 @@
  * needs to window it (PS3.3 C.11.2.1.2 Window Center/Width, C.7.6.16.2.11 Rescale).
  */
 import {
+  type DataSet,
   type PixelGeometry,
   Tags,
   TransferSyntax,
@@ -84,12 +85,6 @@ export function readSource(input: Buffer, privateKeys: PrivateKey[] = []): Sourc
   const geometry = plan.geometry!;
   checkAnalysable(geometry);
   const ds = parsed.dataset;
-  const first = (tag: number): number | undefined => {
-    const text = ds.string(tag)?.split('\\')[0]?.trim();
-    const value = text ? Number(text) : NaN;
-    return Number.isFinite(value) ? value : undefined;
-  };
-  const windowWidth = first(WindowWidth);
   return {
     bytes,
     geometry,
@@ -97,14 +92,29 @@ export function readSource(input: Buffer, privateKeys: PrivateKey[] = []): Sourc
     sopClassUID: ds.string(Tags.SOPClassUID)?.trim() ?? '',
     transferSyntaxUID,
     revealedFromProtected,
-    display: {
-      ...(first(WindowCenter) !== undefined && windowWidth !== undefined && windowWidth >= 1
-        ? { windowCenter: first(WindowCenter)!, windowWidth }
-        : {}),
-      rescaleSlope: first(RescaleSlope) ?? 1,
-      rescaleIntercept: first(RescaleIntercept) ?? 0,
-      photometricInterpretation: geometry.photometricInterpretation,
-    },
+    display: displayHintsOf(ds, geometry),
+  };
+}
+
+/**
+ * How a viewer would show the image: the first Window Center / Width (a width below 1 is ignored),
+ * the modality rescale (identity when absent) and the photometric interpretation.
+ */
+export function displayHintsOf(ds: DataSet, geometry: PixelGeometry): DisplayHints {
+  const first = (tag: number): number | undefined => {
+    const text = ds.string(tag)?.split('\\')[0]?.trim();
+    const value = text ? Number(text) : NaN;
+    return Number.isFinite(value) ? value : undefined;
+  };
+  const windowCenter = first(WindowCenter);
+  const windowWidth = first(WindowWidth);
+  return {
+    ...(windowCenter !== undefined && windowWidth !== undefined && windowWidth >= 1
+      ? { windowCenter, windowWidth }
+      : {}),
+    rescaleSlope: first(RescaleSlope) ?? 1,
+    rescaleIntercept: first(RescaleIntercept) ?? 0,
+    photometricInterpretation: geometry.photometricInterpretation,
   };
 }
 

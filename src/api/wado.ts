@@ -1,7 +1,8 @@
 /**
  * WADO-RS (PS3.18 10.4): a study, series or instance as multipart/related; type="application/dicom",
  * each instance streamed as soon as a worker revealed it; the /metadata variants as DICOM JSON;
- * and the frames of an instance as multipart/related pixel data (see frames.ts).
+ * the frames of an instance as multipart/related pixel data (frames.ts); and one frame rendered
+ * or as a thumbnail, as PNG (rendered.ts).
  * An instance that does not reveal (tampered, no key) is never delivered: see docs/http-api.md.
  */
 import fs from 'node:fs';
@@ -17,7 +18,8 @@ import type { Retrieved } from '../pipeline/contracts';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
 import { dataSetToJson } from './dicom-json';
-import { type FramePartType, framesOf, negotiateFrames, parseFrameList } from './frames';
+import { framesOf, negotiateFrames, parseFrameList } from './frames';
+import { THUMBNAIL_SIDE, acceptRendered, renderFrame, renderOptions } from './rendered';
 import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
 import type { Role } from './tokens';
@@ -295,6 +297,43 @@ export function wadoRouter(
       .send(`[${out.join(',')}]`);
   };
 
+  /**
+   * Reveals the one instance of the request and hands its parsed bytes to `use` (which may throw
+   * a VeilError: audited as not delivered, answered by the error handler). Resolves with what
+   * `use` made, or undefined once the failure status was sent (nothing revealed).
+   */
+  const revealOne = async <T>(
+    req: Request,
+    res: Response,
+    refs: InstanceRef[],
+    use: (parsed: ReturnType<typeof parsePart10>) => T,
+  ): Promise<{ sopInstanceUID: string; value: T } | undefined> => {
+    const failures: Failure[] = [];
+    let answer: { sopInstanceUID: string; value: T } | undefined;
+    try {
+      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+        if (!item.ok) {
+          failures.push(item);
+          continue;
+        }
+        try {
+          const parsed = parsePart10(await fs.promises.readFile(item.path));
+          answer = { sopInstanceUID: item.ref.sopInstanceUID, value: use(parsed) };
+        } finally {
+          await item.release();
+        }
+      }
+    } catch (err) {
+      audit(req, res, refs, [], failures);
+      throw err;
+    }
+    if (answer === undefined) {
+      audit(req, res, refs, [], failures);
+      sendAllFailed(res, failures);
+    }
+    return answer;
+  };
+
   const frames = async (req: Request, res: Response): Promise<void> => {
     const frameNumbers = parseFrameList(String(req.params.frames));
     const records = lookup(req);
@@ -307,67 +346,64 @@ export function wadoRouter(
       isEncapsulated(received) ? received : TransferSyntax.ExplicitVRLittleEndian,
     );
     const refs = records.map(refOf);
-    const failures: Failure[] = [];
-    let answer: { sopInstanceUID: string; part: FramePartType; frames: Buffer[][] } | undefined;
-    try {
-      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
-        if (!item.ok) {
-          failures.push(item);
-          continue;
-        }
-        try {
-          const parsed = parsePart10(await fs.promises.readFile(item.path));
-          const part = negotiateFrames(req.get('accept'), parsed.transferSyntaxUID);
-          const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
-          const beyond = frameNumbers.find((n) => n > instance.count);
-          if (beyond !== undefined) {
-            throw new VeilError(
-              'VEIL_E_NOT_FOUND',
-              `Frame ${beyond} is beyond the instance's ${instance.count} frames`,
-            );
-          }
-          answer = {
-            sopInstanceUID: item.ref.sopInstanceUID,
-            part,
-            frames: frameNumbers.map((n) => instance.frame(n)),
-          };
-        } finally {
-          await item.release();
-        }
+    const answer = await revealOne(req, res, refs, (parsed) => {
+      const part = negotiateFrames(req.get('accept'), parsed.transferSyntaxUID);
+      const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
+      const beyond = frameNumbers.find((n) => n > instance.count);
+      if (beyond !== undefined) {
+        throw new VeilError(
+          'VEIL_E_NOT_FOUND',
+          `Frame ${beyond} is beyond the instance's ${instance.count} frames`,
+        );
       }
-    } catch (err) {
-      audit(req, res, refs, [], failures);
-      throw err;
-    }
-    if (answer === undefined) {
-      audit(req, res, refs, [], failures);
-      sendAllFailed(res, failures);
-      return;
-    }
+      return { part, frames: frameNumbers.map((n) => instance.frame(n)) };
+    });
+    if (answer === undefined) return;
+    const { part, frames: cut } = answer.value;
     const boundary = newBoundary();
     res
       .status(200)
       .setHeader(
         'Content-Type',
-        `multipart/related; type="${answer.part.multipartType}"; boundary=${boundary}`,
+        `multipart/related; type="${part.multipartType}"; boundary=${boundary}`,
       );
-    for (const frame of answer.frames) {
+    for (const frame of cut) {
       if (res.destroyed) break;
       const length = frame.reduce((n, b) => n + b.length, 0);
       await write(
         res,
-        partHead(boundary, {
-          'Content-Type': answer.part.contentType,
-          'Content-Length': String(length),
-        }),
+        partHead(boundary, { 'Content-Type': part.contentType, 'Content-Length': String(length) }),
       );
       for (const bytes of frame) await write(res, bytes);
     }
-    audit(req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], failures);
+    audit(req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
     if (res.destroyed) return;
     await write(res, closing(boundary));
     res.end();
   };
+
+  /** /rendered (frame 1, or the one frame of /frames/{n}/rendered) and /thumbnail, as PNG. */
+  const rendered =
+    (thumbnail: boolean) =>
+    async (req: Request, res: Response): Promise<void> => {
+      const frameList =
+        req.params.frames === undefined ? [1] : parseFrameList(String(req.params.frames));
+      if (frameList.length !== 1) {
+        throw new VeilError('VEIL_E_HTTP_BAD_REQUEST', 'A rendered image shows one frame.');
+      }
+      const options = renderOptions(req.query as Record<string, unknown>);
+      if (thumbnail && options.viewport === undefined) {
+        options.viewport = { width: THUMBNAIL_SIDE, height: THUMBNAIL_SIDE };
+      }
+      acceptRendered(req.get('accept'));
+      const refs = lookup(req).map(refOf);
+      const answer = await revealOne(req, res, refs, (parsed) =>
+        renderFrame(parsed.dataset, parsed.transferSyntaxUID, frameList[0]!, options),
+      );
+      if (answer === undefined) return;
+      audit(req, res, refs, [answer.sopInstanceUID], []);
+      res.status(200).type('image/png').send(answer.value);
+    };
 
   const guard = requireRole('workstation');
   router.get('/studies/:study', guard, retrieve);
@@ -377,5 +413,12 @@ export function wadoRouter(
   router.get('/studies/:study/series/:series/metadata', guard, metadata);
   router.get('/studies/:study/series/:series/instances/:sop/metadata', guard, metadata);
   router.get('/studies/:study/series/:series/instances/:sop/frames/:frames', guard, frames);
+  router.get('/studies/:study/series/:series/instances/:sop/rendered', guard, rendered(false));
+  router.get(
+    '/studies/:study/series/:series/instances/:sop/frames/:frames/rendered',
+    guard,
+    rendered(false),
+  );
+  router.get('/studies/:study/series/:series/instances/:sop/thumbnail', guard, rendered(true));
   return router;
 }

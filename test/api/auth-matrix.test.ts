@@ -44,6 +44,10 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'GET /dicom-web/studies/:study/series/:series/metadata': WORKSTATION,
   'GET /dicom-web/studies/:study/series/:series/instances/:sop/metadata': WORKSTATION,
   'GET /dicom-web/studies/:study/series/:series/instances/:sop/frames/:frames': WORKSTATION,
+  'GET /dicom-web/studies/:study/series/:series/instances/:sop/rendered': WORKSTATION,
+  'GET /dicom-web/studies/:study/series/:series/instances/:sop/frames/:frames/rendered':
+    WORKSTATION,
+  'GET /dicom-web/studies/:study/series/:series/instances/:sop/thumbnail': WORKSTATION,
 };
 
 interface RouteLayer {

@@ -1,6 +1,7 @@
-/** WADO-RS Retrieve Frames, the pure parts: the frame list, Accept negotiation, frame extraction. */
+/** WADO-RS Retrieve Frames and Rendered, the pure parts: frame list, Accept, frames, query, scaling. */
 import assert from 'node:assert/strict';
 import { MAX_FRAME_LIST, framesOf, negotiateFrames, parseFrameList } from '../../src/api/frames';
+import { acceptRendered, fitInside, renderOptions } from '../../src/api/rendered';
 import { DataSet, Tags, textElement, usElement } from '../../src/dicom';
 import { isVeilError } from '../../src/errors';
 
@@ -185,5 +186,74 @@ describe('api/frames', () => {
       code(() => framesOf(short, NATIVE)),
       'VEIL_E_DICOM_MALFORMED',
     );
+  });
+});
+
+describe('api/rendered', () => {
+  it('reads window and viewport from the query, and refuses malformed ones', () => {
+    assert.deepEqual(renderOptions({}), {});
+    assert.deepEqual(renderOptions({ window: '40,400', viewport: '64,32' }), {
+      window: { center: 40, width: 400 },
+      viewport: { width: 64, height: 32 },
+    });
+    assert.deepEqual(renderOptions({ window: '-600,1500,LINEAR' }).window, {
+      center: -600,
+      width: 1500,
+    });
+    for (const query of [
+      { window: '40' },
+      { window: '40,0' },
+      { window: '40,400,sigmoid' },
+      { window: 'a,b' },
+      { window: ['1,2', '3,4'] },
+      { viewport: '0,10' },
+      { viewport: '10' },
+      { viewport: '10,10,10' },
+      { viewport: '5000,10' },
+      { viewport: '1.5,10' },
+    ]) {
+      assert.equal(
+        code(() => renderOptions(query)),
+        'VEIL_E_HTTP_BAD_REQUEST',
+        JSON.stringify(query),
+      );
+    }
+  });
+
+  it('takes Accept image/png, image/*, */* or none, and nothing else', () => {
+    for (const accept of [
+      undefined,
+      '*/*',
+      'image/*',
+      'image/png',
+      'image/jpeg, image/png;q=0.5',
+    ]) {
+      assert.equal(
+        code(() => acceptRendered(accept)),
+        undefined,
+        String(accept),
+      );
+    }
+    for (const accept of [
+      'image/jpeg',
+      'application/dicom',
+      'multipart/related; type="image/png"',
+    ]) {
+      assert.equal(
+        code(() => acceptRendered(accept)),
+        'VEIL_E_HTTP_NOT_ACCEPTABLE',
+        accept,
+      );
+    }
+  });
+
+  it('scales a picture down to fit a viewport, aspect kept, never up', () => {
+    const data = Uint8Array.from({ length: 4 * 2 * 3 }, (_, i) => i);
+    const image = { width: 4, height: 2, channels: 3 as const, data };
+    assert.equal(fitInside(image, { width: 10, height: 10 }), image);
+    const half = fitInside(image, { width: 2, height: 2 });
+    assert.deepEqual([half.width, half.height], [2, 1]);
+    // Nearest neighbour: output pixel (x, 0) takes input pixel (2x + 1, 1) at scale 1/2.
+    assert.deepEqual([...half.data], [...data.subarray(15, 18), ...data.subarray(21, 24)]);
   });
 });

@@ -3,15 +3,18 @@
  * archived, revealed by a worker on retrieval) and straight into a plain Orthanc with its DICOMweb
  * plugin; the frames Veil answers must be the bytes Orthanc answers, frame for frame. Native
  * multi-frame and single-frame samples, and compressed ones from pydicom's corpus (JPEG baseline,
- * JPEG-LS, JPEG 2000, RLE with two frames) when python3-pydicom is installed.
+ * JPEG-LS, JPEG 2000, RLE with two frames) when python3-pydicom is installed. Rendered frames and
+ * thumbnails (PNG) are compared with DCMTK's dcm2pnm rendering of the original.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { bearer, startGateway, type TestGateway } from '../api/harness';
 import { multipartBody, readParts, type ReceivedPart } from '../api/multipart-helpers';
+import { type Picture, decodePng, decodePnm } from '../helpers/images';
 import { pydicomCorpusDir } from '../helpers/pydicom-corpus';
+import { runTool, tempDir } from '../helpers/tools';
 import { type RunningOrthanc, startOrthanc } from '../helpers/orthanc';
 import { eventually } from '../pipeline/harness';
 
@@ -58,6 +61,7 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
   const files = [
     path.join(SAMPLES, 'us-rgb-multiframe.dcm'),
     path.join(SAMPLES, 'ct-slice.dcm'),
+    path.join(SAMPLES, 'us-rgb-planar.dcm'),
     ...(corpus ? CORPUS.map((f) => path.join(corpus, f)).filter((f) => existsSync(f)) : []),
   ];
   const instances = files.map(instanceOf);
@@ -237,6 +241,80 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
       assert.equal(other.headers.get('access-control-allow-origin'), null, method);
       assert.notEqual(other.status, 204, method);
       await other.arrayBuffer();
+    }
+  });
+
+  /** DCMTK's own rendering of the original (dcm2pnm), 8-bit PGM or PPM. */
+  const dcmtkRendering = (i: Instance, args: string[]): Picture => {
+    const dir = tempDir('veil-dcm2pnm-');
+    try {
+      const input = path.join(dir.dir, 'in.dcm');
+      const output = path.join(dir.dir, 'out.pnm');
+      writeFileSync(input, i.bytes);
+      const run = runTool('dcm2pnm', [...args, input, output]);
+      assert.equal(run.status, 0, run.stderr);
+      return decodePnm(readFileSync(output));
+    } finally {
+      dir.cleanup();
+    }
+  };
+  const renderedBy = async (p: string, accept?: string): Promise<Picture> => {
+    const r = await fromVeil(p, accept);
+    assert.equal(r.res.status, 200, r.body.toString('utf8', 0, 300));
+    assert.equal(r.res.headers.get('content-type'), 'image/png');
+    return decodePng(r.body);
+  };
+  /** Largest difference of one sample between two pictures of the same shape. */
+  const maxDifference = (a: Picture, b: Picture): number => {
+    assert.deepEqual([a.width, a.height, a.channels], [b.width, b.height, b.channels]);
+    let max = 0;
+    for (let k = 0; k < a.data.length; k++) max = Math.max(max, Math.abs(a.data[k]! - b.data[k]!));
+    return max;
+  };
+
+  it('renders a CT slice as PNG the way DCMTK renders it: header window, or the one asked for', async () => {
+    const ct = instances.find((i) => i.name === 'ct-slice.dcm')!;
+    const byHeader = await renderedBy(`${ct.path}/rendered`, 'image/png');
+    assert.ok(maxDifference(byHeader, dcmtkRendering(ct, ['+Wi', '1'])) <= 1, 'header window');
+    const asked = await renderedBy(`${ct.path}/rendered?window=-600,1500,linear`);
+    assert.ok(
+      maxDifference(asked, dcmtkRendering(ct, ['+Ww', '-600', '1500'])) <= 1,
+      'asked window',
+    );
+    assert.ok(maxDifference(asked, byHeader) > 100, 'the window changes the picture');
+    const thumb = await renderedBy(`${ct.path}/thumbnail`);
+    assert.deepEqual([thumb.width, thumb.height, thumb.channels], [128, 128, 1]);
+    const viewport = await renderedBy(`${ct.path}/thumbnail?viewport=64,32`);
+    assert.deepEqual([viewport.width, viewport.height], [32, 32]);
+  });
+
+  it('renders RGB frames in colour, colour-by-plane too, one frame at a time', async () => {
+    const multi = instances.find((i) => i.name === 'us-rgb-multiframe.dcm')!;
+    const second = await renderedBy(`${multi.path}/frames/2/rendered`);
+    const [octets] = await partsOf(await fromVeil(`${multi.path}/frames/2`));
+    assert.equal(second.channels, 3);
+    assert.ok(second.data.equals(octets!.bytes), 'frame 2 as stored (colour-by-pixel)');
+    const planar = instances.find((i) => i.name === 'us-rgb-planar.dcm')!;
+    const picture = await renderedBy(`${planar.path}/rendered`);
+    assert.equal(maxDifference(picture, dcmtkRendering(planar, [])), 0);
+    const two = await fromVeil(`${multi.path}/frames/1,2/rendered`);
+    assert.equal(two.res.status, 400);
+  });
+
+  it('refuses to render what it cannot decode, other media, bad parameters and missing frames', async () => {
+    const ct = instances.find((i) => i.name === 'ct-slice.dcm')!;
+    const refused = async (p: string, status: number, code: string, accept?: string) => {
+      const r = await fromVeil(p, accept);
+      assert.equal(r.res.status, status, p);
+      assert.equal(JSON.parse(r.body.toString()).code, code, p);
+    };
+    await refused(`${ct.path}/rendered`, 406, 'VEIL_E_HTTP_NOT_ACCEPTABLE', 'image/jpeg');
+    await refused(`${ct.path}/rendered?window=40`, 400, 'VEIL_E_HTTP_BAD_REQUEST');
+    await refused(`${ct.path}/rendered?window=40,0`, 400, 'VEIL_E_HTTP_BAD_REQUEST');
+    await refused(`${ct.path}/thumbnail?viewport=0,10`, 400, 'VEIL_E_HTTP_BAD_REQUEST');
+    await refused(`${ct.path}/frames/2/rendered`, 404, 'VEIL_E_NOT_FOUND');
+    for (const i of keptCompressed) {
+      await refused(`${i.path}/rendered`, 406, 'VEIL_E_HTTP_NOT_ACCEPTABLE');
     }
   });
 
