@@ -126,7 +126,7 @@ export const CONFIG_SCHEMA = {
       default: [],
       item: /^(\*|https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?)$/,
       itemDoc: 'an origin (scheme://host[:port]) or *',
-      doc: 'Web origins whose pages may call the DICOMweb routes from a browser (CORS), e.g. a web viewer such as OHIF served elsewhere; empty allows none.',
+      doc: 'Web origins whose pages may call the DICOMweb routes and /wado from a browser (CORS), e.g. a web viewer such as OHIF served elsewhere; empty allows none.',
     } satisfies ListLeaf,
     maxUploadBytes: int(
       4294967295,

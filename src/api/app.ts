@@ -14,6 +14,7 @@ import { qidoRouter } from './qido';
 import { requestLogger } from './request-log';
 import { stowRouter } from './stow';
 import { wadoRouter } from './wado';
+import { wadoUriRouter } from './wado-uri';
 
 /** Builds the express app for `deps`; reads the token list once (http.tokens, http.tokensFile). */
 export function createApp(deps: GatewayDeps): express.Express {
@@ -27,10 +28,11 @@ export function createApp(deps: GatewayDeps): express.Express {
   app.use(requestLogger(deps.log));
   app.use(healthRouter(deps));
   if (deps.config.http.corsOrigins.length > 0)
-    app.use('/dicom-web', corsFor(deps.config.http.corsOrigins));
+    app.use(['/dicom-web', '/wado'], corsFor(deps.config.http.corsOrigins));
   app.use('/dicom-web', stowRouter(deps, requireRole));
   app.use('/dicom-web', qidoRouter(deps, requireRole));
   app.use('/dicom-web', wadoRouter(deps, requireRole));
+  app.use(wadoUriRouter(deps, requireRole));
   mountAdmin(app, deps, requireRole);
   app.use(notFoundHandler);
   app.use(errorHandler(deps.log));

@@ -1,6 +1,6 @@
 /**
- * CORS for the DICOMweb routes (Fetch standard, "CORS protocol"): a web viewer served from another
- * origin (OHIF, say) may call QIDO-RS, WADO-RS and STOW-RS when its origin is in
+ * CORS for the DICOMweb routes and WADO-URI (Fetch standard, "CORS protocol"): a web viewer served
+ * from another origin (OHIF, say) may call QIDO-RS, WADO-RS, WADO-URI and STOW-RS when its origin is in
  * http.corsOrigins. Preflights are answered here, without a token (browsers send none); every
  * real request still goes through bearer-token auth. Veil uses no cookies, so no credentials mode.
  */

@@ -24,7 +24,7 @@ import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
 import type { Role } from './tokens';
 
-type Failure = Extract<Retrieved, { ok: false }>;
+export type Failure = Extract<Retrieved, { ok: false }>;
 
 /**
  * Writes and resolves once the chunk was handed to the socket (backpressure, and a buffer passed in
@@ -53,7 +53,7 @@ const READ_CHUNK = 1 << 20;
  * (`reuse`): each chunk is handed to the socket before the buffer is read into again. A fresh
  * buffer per read (fs.ReadStream) made V8 collect the gateway heap for the external memory alone.
  */
-async function streamFile(
+export async function streamFile(
   res: Response,
   file: string,
   length: number,
@@ -117,7 +117,7 @@ function acceptsInstances(header: string | undefined, records: InstanceRecord[])
   });
 }
 
-function refOf(r: InstanceRecord): InstanceRef {
+export function refOf(r: InstanceRecord): InstanceRef {
   return {
     studyInstanceUID: r.studyInstanceUID,
     seriesInstanceUID: r.seriesInstanceUID,
@@ -130,7 +130,7 @@ function failuresBody(failures: Failure[]): { sopInstanceUID: string; code: stri
 }
 
 /** When nothing could be revealed: the first failure's status, and every failed instance's code. */
-function sendAllFailed(res: Response, failures: Failure[]): void {
+export function sendAllFailed(res: Response, failures: Failure[]): void {
   if (failures.length === 0)
     throw new VeilError('VEIL_E_ARCHIVE_NOT_FOUND', 'No instance came back from the archive');
   const first = failures[0]!.code;
@@ -142,36 +142,77 @@ function sendAllFailed(res: Response, failures: Failure[]): void {
   });
 }
 
+/** Records a retrieval in the audit log: DICOMInstancesTransferred, action R, with its outcome. */
+export function auditTransfer(
+  deps: GatewayDeps,
+  req: Request,
+  res: Response,
+  refs: InstanceRef[],
+  delivered: string[],
+  failures: Failure[],
+): void {
+  deps.audit.record({
+    type: 'DICOMInstancesTransferred',
+    action: 'R',
+    outcome:
+      failures.length === 0 && delivered.length === refs.length
+        ? 'success'
+        : delivered.length > 0
+          ? 'minor-failure'
+          : 'serious-failure',
+    user: principalOf(res).name,
+    address: req.socket.remoteAddress,
+    studyInstanceUIDs: [...new Set(refs.map((r) => r.studyInstanceUID))],
+    sopInstanceUIDs: delivered,
+    errorCode: failures[0]?.code,
+  });
+}
+
+/**
+ * Reveals the one instance of `refs` and hands its parsed bytes to `use` (which may throw a
+ * VeilError: audited as not delivered, answered by the error handler). Resolves with what `use`
+ * made, or undefined once the failure status was sent (nothing revealed). The caller audits the
+ * delivery.
+ */
+export async function revealOne<T>(
+  deps: GatewayDeps,
+  req: Request,
+  res: Response,
+  refs: InstanceRef[],
+  use: (parsed: ReturnType<typeof parsePart10>) => T,
+): Promise<{ sopInstanceUID: string; value: T } | undefined> {
+  const failures: Failure[] = [];
+  let answer: { sopInstanceUID: string; value: T } | undefined;
+  try {
+    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+      if (!item.ok) {
+        failures.push(item);
+        continue;
+      }
+      try {
+        const parsed = parsePart10(await fs.promises.readFile(item.path));
+        answer = { sopInstanceUID: item.ref.sopInstanceUID, value: use(parsed) };
+      } finally {
+        await item.release();
+      }
+    }
+  } catch (err) {
+    auditTransfer(deps, req, res, refs, [], failures);
+    throw err;
+  }
+  if (answer === undefined) {
+    auditTransfer(deps, req, res, refs, [], failures);
+    sendAllFailed(res, failures);
+  }
+  return answer;
+}
+
 /** Router for WADO-RS retrieval and metadata, mounted under /dicom-web. */
 export function wadoRouter(
   deps: GatewayDeps,
   requireRole: (...roles: Role[]) => RequestHandler,
 ): Router {
   const router = Router();
-
-  const audit = (
-    req: Request,
-    res: Response,
-    refs: InstanceRef[],
-    delivered: string[],
-    failures: Failure[],
-  ): void => {
-    deps.audit.record({
-      type: 'DICOMInstancesTransferred',
-      action: 'R',
-      outcome:
-        failures.length === 0 && delivered.length === refs.length
-          ? 'success'
-          : delivered.length > 0
-            ? 'minor-failure'
-            : 'serious-failure',
-      user: principalOf(res).name,
-      address: req.socket.remoteAddress,
-      studyInstanceUIDs: [...new Set(refs.map((r) => r.studyInstanceUID))],
-      sopInstanceUIDs: delivered,
-      errorCode: failures[0]?.code,
-    });
-  };
 
   const lookup = (req: Request): InstanceRecord[] => {
     const records = deps.catalogue.instancesOf(scopeOf(req));
@@ -226,7 +267,7 @@ export function wadoRouter(
       }
       if (res.destroyed) break;
     }
-    audit(req, res, refs, delivered, failures);
+    auditTransfer(deps, req, res, refs, delivered, failures);
     if (res.destroyed) {
       requestLog(res)?.info(
         { delivered: delivered.length, of: refs.length },
@@ -279,7 +320,7 @@ export function wadoRouter(
         await item.release();
       }
     }
-    audit(req, res, refs, delivered, failures);
+    auditTransfer(deps, req, res, refs, delivered, failures);
     if (delivered.length === 0) {
       sendAllFailed(res, failures);
       return;
@@ -297,43 +338,6 @@ export function wadoRouter(
       .send(`[${out.join(',')}]`);
   };
 
-  /**
-   * Reveals the one instance of the request and hands its parsed bytes to `use` (which may throw
-   * a VeilError: audited as not delivered, answered by the error handler). Resolves with what
-   * `use` made, or undefined once the failure status was sent (nothing revealed).
-   */
-  const revealOne = async <T>(
-    req: Request,
-    res: Response,
-    refs: InstanceRef[],
-    use: (parsed: ReturnType<typeof parsePart10>) => T,
-  ): Promise<{ sopInstanceUID: string; value: T } | undefined> => {
-    const failures: Failure[] = [];
-    let answer: { sopInstanceUID: string; value: T } | undefined;
-    try {
-      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
-        if (!item.ok) {
-          failures.push(item);
-          continue;
-        }
-        try {
-          const parsed = parsePart10(await fs.promises.readFile(item.path));
-          answer = { sopInstanceUID: item.ref.sopInstanceUID, value: use(parsed) };
-        } finally {
-          await item.release();
-        }
-      }
-    } catch (err) {
-      audit(req, res, refs, [], failures);
-      throw err;
-    }
-    if (answer === undefined) {
-      audit(req, res, refs, [], failures);
-      sendAllFailed(res, failures);
-    }
-    return answer;
-  };
-
   const frames = async (req: Request, res: Response): Promise<void> => {
     const frameNumbers = parseFrameList(String(req.params.frames));
     const records = lookup(req);
@@ -346,7 +350,7 @@ export function wadoRouter(
       isEncapsulated(received) ? received : TransferSyntax.ExplicitVRLittleEndian,
     );
     const refs = records.map(refOf);
-    const answer = await revealOne(req, res, refs, (parsed) => {
+    const answer = await revealOne(deps, req, res, refs, (parsed) => {
       const part = negotiateFrames(req.get('accept'), parsed.transferSyntaxUID);
       const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
       const beyond = frameNumbers.find((n) => n > instance.count);
@@ -376,7 +380,7 @@ export function wadoRouter(
       );
       for (const bytes of frame) await write(res, bytes);
     }
-    audit(req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
+    auditTransfer(deps, req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
     if (res.destroyed) return;
     await write(res, closing(boundary));
     res.end();
@@ -397,11 +401,11 @@ export function wadoRouter(
       }
       acceptRendered(req.get('accept'));
       const refs = lookup(req).map(refOf);
-      const answer = await revealOne(req, res, refs, (parsed) =>
+      const answer = await revealOne(deps, req, res, refs, (parsed) =>
         renderFrame(parsed.dataset, parsed.transferSyntaxUID, frameList[0]!, options),
       );
       if (answer === undefined) return;
-      audit(req, res, refs, [answer.sopInstanceUID], []);
+      auditTransfer(deps, req, res, refs, [answer.sopInstanceUID], []);
       res.status(200).type('image/png').send(answer.value);
     };
 

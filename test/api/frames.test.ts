@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { MAX_FRAME_LIST, framesOf, negotiateFrames, parseFrameList } from '../../src/api/frames';
 import { acceptRendered, fitInside, renderOptions } from '../../src/api/rendered';
+import { parseWadoUri } from '../../src/api/wado-uri';
 import { DataSet, Tags, textElement, usElement } from '../../src/dicom';
 import { isVeilError } from '../../src/errors';
 
@@ -255,5 +256,68 @@ describe('api/rendered', () => {
     assert.deepEqual([half.width, half.height], [2, 1]);
     // Nearest neighbour: output pixel (x, 0) takes input pixel (2x + 1, 1) at scale 1/2.
     assert.deepEqual([...half.data], [...data.subarray(15, 18), ...data.subarray(21, 24)]);
+  });
+});
+
+describe('api/wado-uri', () => {
+  const base = {
+    requestType: 'WADO',
+    studyUID: '1.2.3',
+    seriesUID: '1.2.3.4',
+    objectUID: '1.2.3.4.5',
+  };
+  it('reads the request: UIDs, the preferred content type Veil can make, frame and rendering', () => {
+    assert.deepEqual(parseWadoUri({ ...base, contentType: 'image/jpeg, application/dicom' }), {
+      studyInstanceUID: '1.2.3',
+      seriesInstanceUID: '1.2.3.4',
+      sopInstanceUID: '1.2.3.4.5',
+      contentType: 'application/dicom',
+      frameNumber: 1,
+      render: {},
+    });
+    const png = parseWadoUri({
+      ...base,
+      contentType: 'application/dicom;q=0.2,image/png',
+      frameNumber: '3',
+      rows: '100',
+      windowCenter: '40',
+      windowWidth: '400',
+    });
+    assert.equal(png.contentType, 'image/png');
+    assert.equal(png.frameNumber, 3);
+    assert.deepEqual(png.render, {
+      window: { center: 40, width: 400 },
+      viewport: { width: 4096, height: 100 },
+    });
+  });
+
+  it('refuses what it cannot honour with a stable code', () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [
+        { ...base, requestType: 'WADOX', contentType: 'application/dicom' },
+        'VEIL_E_HTTP_BAD_REQUEST',
+      ],
+      [
+        { ...base, objectUID: undefined, contentType: 'application/dicom' },
+        'VEIL_E_HTTP_BAD_REQUEST',
+      ],
+      [{ ...base, objectUID: '1.2.x', contentType: 'application/dicom' }, 'VEIL_E_UID_INVALID'],
+      [{ ...base, contentType: 'image/gif' }, 'VEIL_E_HTTP_NOT_ACCEPTABLE'],
+      [{ ...base, contentType: 'application/dicom', region: '0,0,1,1' }, 'VEIL_E_HTTP_BAD_REQUEST'],
+      [
+        { ...base, contentType: 'application/dicom', presentationUID: '1.2' },
+        'VEIL_E_HTTP_BAD_REQUEST',
+      ],
+      [{ ...base, contentType: 'image/png', frameNumber: '1,2' }, 'VEIL_E_HTTP_BAD_REQUEST'],
+      [{ ...base, contentType: 'image/png', columns: '0' }, 'VEIL_E_HTTP_BAD_REQUEST'],
+      [{ ...base, studyUID: ['1.2', '1.3'], contentType: 'image/png' }, 'VEIL_E_HTTP_BAD_REQUEST'],
+    ];
+    for (const [query, expected] of cases) {
+      assert.equal(
+        code(() => parseWadoUri(query)),
+        expected,
+        JSON.stringify(query),
+      );
+    }
   });
 });

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { bearer, startGateway, type TestGateway } from '../api/harness';
 import { multipartBody, readParts, type ReceivedPart } from '../api/multipart-helpers';
+import { assertSameInstance } from '../helpers/compare';
 import { type Picture, decodePng, decodePnm } from '../helpers/images';
 import { pydicomCorpusDir } from '../helpers/pydicom-corpus';
 import { runTool, tempDir } from '../helpers/tools';
@@ -316,6 +317,63 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
     for (const i of keptCompressed) {
       await refused(`${i.path}/rendered`, 406, 'VEIL_E_HTTP_NOT_ACCEPTABLE');
     }
+  });
+
+  it('answers WADO-URI with the original instance (application/dicom) or a rendered frame (image/png)', async () => {
+    const ct = instances.find((i) => i.name === 'ct-slice.dcm')!;
+    const [, study, , series, , sop] = ct.path.split('/').slice(1);
+    const uri = (params: string) =>
+      `${gw.url}/wado?requestType=WADO&studyUID=${study}&seriesUID=${series}&objectUID=${sop}${params}`;
+    const get = async (params: string, headers: Record<string, string> = bearer('workstation')) => {
+      const res = await fetch(uri(params), { headers });
+      return { res, body: Buffer.from(await res.arrayBuffer()) };
+    };
+    const dicom = await get('&contentType=application/dicom');
+    assert.equal(dicom.res.status, 200);
+    assert.equal(dicom.res.headers.get('content-type'), 'application/dicom');
+    assertSameInstance(ct.bytes, dicom.body);
+    const withSyntax = await get(
+      '&contentType=image/jpeg;q=0.5,application/dicom&transferSyntax=1.2.840.10008.1.2.1',
+    );
+    assert.equal(withSyntax.res.status, 200);
+    const png = await get('&contentType=image/png&windowCenter=-600&windowWidth=1500');
+    assert.equal(png.res.headers.get('content-type'), 'image/png');
+    const picture = decodePng(png.body);
+    assert.ok(maxDifference(picture, dcmtkRendering(ct, ['+Ww', '-600', '1500'])) <= 1);
+    const small = decodePng((await get('&contentType=image/png&rows=64')).body);
+    assert.deepEqual([small.width, small.height], [64, 64]);
+    const refusals: [string, number, string][] = [
+      ['&contentType=image/jpeg', 406, 'VEIL_E_HTTP_NOT_ACCEPTABLE'],
+      ['', 406, 'VEIL_E_HTTP_NOT_ACCEPTABLE'],
+      [
+        '&contentType=application/dicom&transferSyntax=1.2.840.10008.1.2.4.50',
+        406,
+        'VEIL_E_HTTP_NOT_ACCEPTABLE',
+      ],
+      ['&contentType=application/dicom&anonymize=yes', 400, 'VEIL_E_HTTP_BAD_REQUEST'],
+      ['&contentType=image/png&windowCenter=40', 400, 'VEIL_E_HTTP_BAD_REQUEST'],
+      ['&contentType=image/png&frameNumber=2', 404, 'VEIL_E_NOT_FOUND'],
+    ];
+    for (const [params, status, code] of refusals) {
+      const r = await get(params);
+      assert.equal(r.res.status, status, params);
+      assert.equal(JSON.parse(r.body.toString()).code, code, params);
+    }
+    const noType = await fetch(
+      `${gw.url}/wado?studyUID=${study}&seriesUID=${series}&objectUID=${sop}`,
+      {
+        headers: bearer('workstation'),
+      },
+    );
+    assert.equal(noType.status, 400);
+    await noType.arrayBuffer();
+    const unknown = await fetch(uri('&contentType=application/dicom').replace(sop!, '1.2.3.999'), {
+      headers: bearer('workstation'),
+    });
+    assert.equal(unknown.status, 404);
+    await unknown.arrayBuffer();
+    assert.equal((await get('&contentType=application/dicom', {})).res.status, 401);
+    assert.equal((await get('&contentType=application/dicom', bearer('modality'))).res.status, 403);
   });
 
   it('keeps the frames behind the workstation role', async () => {
