@@ -32,14 +32,20 @@ export interface RenderOptions {
 
 const badRequest = (message: string) => new VeilError('VEIL_E_HTTP_BAD_REQUEST', message);
 
-/** Reads `window` and `viewport` from a query (express 'simple' parser: strings or arrays). */
+/**
+ * One query parameter (express 'simple' parser: a string, or an array when repeated), undefined
+ * when absent; a repeated one is VEIL_E_HTTP_BAD_REQUEST.
+ */
+export function singleParam(query: Record<string, unknown>, name: string): string | undefined {
+  const value = query[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string') throw badRequest(`The ${name} parameter is given twice.`);
+  return value;
+}
+
+/** Reads `window` and `viewport` from a query. */
 export function renderOptions(query: Record<string, unknown>): RenderOptions {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string') throw badRequest(`The ${name} parameter is given twice.`);
-    return value;
-  };
+  const one = (name: string) => singleParam(query, name);
   const options: RenderOptions = {};
   const window = one('window');
   if (window !== undefined) {

@@ -12,7 +12,7 @@ import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
 import { parseFrameList } from './frames';
 import { parseMediaType } from './media-type';
-import { type RenderOptions, renderFrame } from './rendered';
+import { type RenderOptions, renderFrame, singleParam } from './rendered';
 import type { Role } from './tokens';
 import { type Failure, auditTransfer, refOf, revealOne, sendAllFailed, streamFile } from './wado';
 
@@ -36,12 +36,7 @@ export interface WadoUriRequest {
 
 /** Reads and checks the query of a WADO-URI request (express 'simple' parser). */
 export function parseWadoUri(query: Record<string, unknown>): WadoUriRequest {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined) return undefined;
-    if (typeof value !== 'string') throw badRequest(`The ${name} parameter is given twice.`);
-    return value;
-  };
+  const one = (name: string) => singleParam(query, name);
   if (one('requestType') !== 'WADO') throw badRequest('requestType must be WADO.');
   const uid = (name: string): string => {
     const value = one(name);
