@@ -19,8 +19,13 @@ export type DicomJsonObject = Record<string, DicomJsonAttribute>;
 
 /** Options of dataSetToJson. */
 export interface DataSetJsonOptions {
-  /** Binary values larger than this are listed with their VR only (default 65536 bytes). */
+  /** Binary values larger than this are not inline (default 65536 bytes). */
   maxInlineBinary?: number;
+  /**
+   * Where the bulk data of a top-level attribute is served (Pixel Data and binary values above
+   * maxInlineBinary get a BulkDataURI); without it they are listed with their VR only.
+   */
+  bulkDataUri?: (tag: number) => string;
 }
 
 const NUMBER_VRS: Readonly<
@@ -104,14 +109,19 @@ function binaryValues(el: Element): unknown[] {
   return out;
 }
 
-function attributeOf(el: Element, utf8: boolean, maxInline: number): DicomJsonAttribute {
+function attributeOf(
+  el: Element,
+  utf8: boolean,
+  maxInline: number,
+  bulk?: (tag: number) => string,
+): DicomJsonAttribute {
   const vr = el.vr;
   if (el.items)
     return {
       vr,
       Value: el.items.map((item) => dataSetToJson(item, { maxInlineBinary: maxInline })),
     };
-  if (el.fragments) return { vr };
+  if (el.fragments) return bulk ? { vr, BulkDataURI: bulk(el.tag) } : { vr };
   const value = el.value;
   if (value === undefined || value.length === 0) return { vr };
   if (NUMBER_VRS[vr]) return { vr, Value: binaryValues(el) };
@@ -127,14 +137,15 @@ function attributeOf(el: Element, utf8: boolean, maxInline: number): DicomJsonAt
     if (text === '') return { vr };
     return { vr, Value: textValues(vr, text) };
   }
-  // OB, OW, OD, OF, OL, OV, UN: small values inline, large ones (Pixel Data) by VR only.
-  if (value.length > maxInline || el.tag === Tags.PixelData) return { vr };
+  // OB, OW, OD, OF, OL, OV, UN: small values inline, large ones (and Pixel Data) as bulk data.
+  if (value.length > maxInline || el.tag === Tags.PixelData)
+    return bulk ? { vr, BulkDataURI: bulk(el.tag) } : { vr };
   return { vr, InlineBinary: value.toString('base64') };
 }
 
 /**
- * A data set in the JSON model. Pixel Data and binary values above `maxInlineBinary` are listed
- * with their VR and no value (Veil serves no separate bulk data resource); the rest is inline.
+ * A data set in the JSON model. Pixel Data and binary values above `maxInlineBinary` get a
+ * BulkDataURI from `bulkDataUri` (top level only), or their VR alone; the rest is inline.
  */
 export function dataSetToJson(ds: DataSet, options: DataSetJsonOptions = {}): DicomJsonObject {
   const maxInline = options.maxInlineBinary ?? 65536;
@@ -142,9 +153,14 @@ export function dataSetToJson(ds: DataSet, options: DataSetJsonOptions = {}): Di
   const utf8 = /ISO_IR 192/.test(charset);
   const out: DicomJsonObject = {};
   for (const tag of ds.tags()) {
-    out[tagKey(tag)] = attributeOf(ds.get(tag)!, utf8, maxInline);
+    out[tagKey(tag)] = attributeOf(ds.get(tag)!, utf8, maxInline, options.bulkDataUri);
   }
   return out;
+}
+
+/** True for the VRs whose values are bulk data when large (PS3.18 F.2.7). */
+export function isBinaryVr(vr: string): boolean {
+  return ['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'UN'].includes(vr);
 }
 
 /** One catalogue value (keyword → string or number) as a JSON attribute, or undefined for unknown keywords. */

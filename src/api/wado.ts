@@ -17,8 +17,9 @@ import { closing, newBoundary, partHead } from '../http/multipart';
 import type { Retrieved } from '../pipeline/contracts';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
-import { dataSetToJson } from './dicom-json';
-import { framesOf, negotiateFrames, parseFrameList } from './frames';
+import { dataSetToJson, isBinaryVr, tagKey } from './dicom-json';
+import { dicomWebRoot, retrieveUrl } from './urls';
+import { type FramePartType, framesOf, negotiateFrames, parseFrameList } from './frames';
 import { THUMBNAIL_SIDE, acceptRendered, renderFrame, renderOptions } from './rendered';
 import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
@@ -140,6 +141,29 @@ export function sendAllFailed(res: Response, failures: Failure[]): void {
     message: `None of the ${failures.length} instances could be revealed`,
     failed: failuresBody(failures),
   });
+}
+
+/** Sends multipart/related parts, each made of one or more buffers, then the closing boundary. */
+async function sendParts(res: Response, part: FramePartType, parts: Buffer[][]): Promise<void> {
+  const boundary = newBoundary();
+  res
+    .status(200)
+    .setHeader(
+      'Content-Type',
+      `multipart/related; type="${part.multipartType}"; boundary=${boundary}`,
+    );
+  for (const buffers of parts) {
+    if (res.destroyed) return;
+    const length = buffers.reduce((n, b) => n + b.length, 0);
+    await write(
+      res,
+      partHead(boundary, { 'Content-Type': part.contentType, 'Content-Length': String(length) }),
+    );
+    for (const bytes of buffers) await write(res, bytes);
+  }
+  if (res.destroyed) return;
+  await write(res, closing(boundary));
+  res.end();
 }
 
 /** Records a retrieval in the audit log: DICOMInstancesTransferred, action R, with its outcome. */
@@ -314,7 +338,18 @@ export function wadoRouter(
       }
       try {
         const { dataset } = parsePart10(await fs.promises.readFile(item.path));
-        out.push(JSON.stringify(dataSetToJson(dataset)));
+        const { studyInstanceUID, seriesInstanceUID, sopInstanceUID } = item.ref;
+        const instanceUrl = retrieveUrl(
+          dicomWebRoot(req),
+          studyInstanceUID,
+          seriesInstanceUID,
+          sopInstanceUID,
+        );
+        out.push(
+          JSON.stringify(
+            dataSetToJson(dataset, { bulkDataUri: (tag) => `${instanceUrl}/bulk/${tagKey(tag)}` }),
+          ),
+        );
         delivered.push(item.ref.sopInstanceUID);
       } finally {
         await item.release();
@@ -364,26 +399,44 @@ export function wadoRouter(
     });
     if (answer === undefined) return;
     const { part, frames: cut } = answer.value;
-    const boundary = newBoundary();
-    res
-      .status(200)
-      .setHeader(
-        'Content-Type',
-        `multipart/related; type="${part.multipartType}"; boundary=${boundary}`,
-      );
-    for (const frame of cut) {
-      if (res.destroyed) break;
-      const length = frame.reduce((n, b) => n + b.length, 0);
-      await write(
-        res,
-        partHead(boundary, { 'Content-Type': part.contentType, 'Content-Length': String(length) }),
-      );
-      for (const bytes of frame) await write(res, bytes);
-    }
+    await sendParts(res, part, cut);
     auditTransfer(deps, req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
-    if (res.destroyed) return;
-    await write(res, closing(boundary));
-    res.end();
+  };
+
+  /**
+   * Bulk data of one top-level attribute (the BulkDataURI of /metadata): Pixel Data as its frames
+   * would be answered (all of them; native pixels as one part), any other binary value as one
+   * application/octet-stream part, in the revealed instance's byte order (little endian).
+   */
+  const bulk = async (req: Request, res: Response): Promise<void> => {
+    const key = String(req.params.tag);
+    if (!/^[0-9A-Fa-f]{8}$/.test(key)) {
+      throw new VeilError('VEIL_E_HTTP_BAD_REQUEST', 'The bulk data tag is 8 hexadecimal digits.');
+    }
+    const tag = Number.parseInt(key, 16);
+    const accept = req.get('accept');
+    const refs = lookup(req).map(refOf);
+    const answer = await revealOne(deps, req, res, refs, (parsed) => {
+      const el = parsed.dataset.get(tag);
+      if (
+        el === undefined ||
+        (el.fragments === undefined && (el.value === undefined || !isBinaryVr(el.vr)))
+      ) {
+        throw new VeilError('VEIL_E_NOT_FOUND', 'The instance has no bulk data under that tag.');
+      }
+      const part = negotiateFrames(accept, parsed.transferSyntaxUID);
+      if (el.fragments !== undefined) {
+        const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
+        return {
+          part,
+          parts: Array.from({ length: instance.count }, (_, i) => instance.frame(i + 1)),
+        };
+      }
+      return { part, parts: [[el.value!]] };
+    });
+    if (answer === undefined) return;
+    await sendParts(res, answer.value.part, answer.value.parts);
+    auditTransfer(deps, req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
   };
 
   /** /rendered (frame 1, or the one frame of /frames/{n}/rendered) and /thumbnail, as PNG. */
@@ -424,5 +477,6 @@ export function wadoRouter(
     rendered(false),
   );
   router.get('/studies/:study/series/:series/instances/:sop/thumbnail', guard, rendered(true));
+  router.get('/studies/:study/series/:series/instances/:sop/bulk/:tag', guard, bulk);
   return router;
 }

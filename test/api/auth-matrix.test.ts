@@ -48,6 +48,7 @@ const EXPECTED: Record<string, Role[] | 'public'> = {
   'GET /dicom-web/studies/:study/series/:series/instances/:sop/frames/:frames/rendered':
     WORKSTATION,
   'GET /dicom-web/studies/:study/series/:series/instances/:sop/thumbnail': WORKSTATION,
+  'GET /dicom-web/studies/:study/series/:series/instances/:sop/bulk/:tag': WORKSTATION,
   'GET /wado': WORKSTATION,
 };
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { Tags, parsePart10 } from '../../src/dicom';
+import { Tags, parsePart10, textElement } from '../../src/dicom';
 import { spoolLayout } from '../../src/pipeline/spool';
 import { assertSameInstance } from '../helpers/compare';
 import { syntheticInstance } from '../helpers/synthetic';
@@ -250,15 +250,65 @@ describe('api/dicomweb (STOW-RS, QIDO-RS, WADO-RS over the real pipeline; redis-
     assert.equal((await readParts(res.headers.get('content-type')!, bytes)).length, 2);
   });
 
-  it('answers /metadata with the revealed header as DICOM JSON, Pixel Data without a value', async () => {
+  it('answers /metadata with the revealed header as DICOM JSON, bulk data by BulkDataURI', async () => {
     const { res, bytes } = await get(
       `/dicom-web/studies/${ct.study}/series/${ct.series}/instances/${ct.sop}/metadata`,
     );
     assert.equal(res.status, 200);
-    const [meta] = JSON.parse(bytes.toString()) as Json[];
+    const [meta] = JSON.parse(bytes.toString()) as (Json &
+      Record<string, { BulkDataURI?: string }>)[];
     assert.deepEqual(meta!['00100010'], { vr: 'PN', Value: [{ Alphabetic: 'DOE^JANE' }] });
-    assert.deepEqual(meta!['7FE00010'], { vr: 'OW' });
     assert.deepEqual(meta!['00280010'], { vr: 'US', Value: [512] });
+    const instanceUrl = `${gw.url}/dicom-web/studies/${ct.study}/series/${ct.series}/instances/${ct.sop}`;
+    assert.deepEqual(meta!['7FE00010'], { vr: 'OW', BulkDataURI: `${instanceUrl}/bulk/7FE00010` });
+    const pixels = await get(new URL(meta!['7FE00010']!.BulkDataURI!).pathname);
+    assert.equal(pixels.res.status, 200);
+    const [part] = await readParts(pixels.res.headers.get('content-type')!, pixels.bytes);
+    assert.ok(part!.bytes.equals(parsePart10(ct.bytes).dataset.get(Tags.PixelData)!.value!));
+  });
+
+  it('serves a large private binary value as bulk data, small ones inline, and 404 for no bulk data', async () => {
+    const blob = Buffer.alloc(100_000);
+    for (let i = 0; i < blob.length; i++) blob[i] = (i * 7919) & 0xff;
+    const small = Buffer.from('tiny-private-value');
+    const bytes = syntheticInstance({
+      patientName: 'SYN^BULK',
+      extra: (ds) => {
+        ds.set(textElement(0x00290010, 'LO', 'VEIL TEST BULK'));
+        ds.set({ tag: 0x00291001, vr: 'OB', value: blob });
+        ds.set({ tag: 0x00291002, vr: 'OB', value: small });
+      },
+    });
+    const { dataset } = parsePart10(bytes);
+    const [study, series, sop] = [
+      Tags.StudyInstanceUID,
+      Tags.SeriesInstanceUID,
+      Tags.SOPInstanceUID,
+    ].map((t) => dataset.string(t)!);
+    assert.equal((await stow([{ bytes }])).res.status, 200);
+    await archived(sop!);
+    const path = `/dicom-web/studies/${study}/series/${series}/instances/${sop}`;
+    const meta = (
+      JSON.parse((await get(`${path}/metadata`)).bytes.toString()) as Record<
+        string,
+        { vr: string; BulkDataURI?: string; InlineBinary?: string }
+      >[]
+    )[0]!;
+    assert.equal(meta['00291002']!.InlineBinary, small.toString('base64'));
+    assert.equal(meta['00291001']!.BulkDataURI, `${gw.url}${path}/bulk/00291001`);
+    const r = await get(`${path}/bulk/00291001`);
+    assert.equal(r.res.status, 200);
+    const parts = await readParts(r.res.headers.get('content-type')!, r.bytes);
+    assert.equal(parts.length, 1);
+    assert.match(parts[0]!.headers['content-type']!, /^application\/octet-stream/);
+    assert.ok(parts[0]!.bytes.equals(blob), 'the private value, byte for byte');
+    assert.equal((await get(`${path}/bulk/00100010`)).res.status, 404, 'text is no bulk data');
+    assert.equal((await get(`${path}/bulk/00291003`)).res.status, 404, 'absent');
+    assert.equal((await get(`${path}/bulk/7fe0`)).res.status, 400);
+    assert.equal(
+      (await get(`${path}/bulk/00291001`, { accept: 'application/dicom' })).res.status,
+      406,
+    );
   });
 
   it('refuses WADO-RS with 404 for unknown UIDs, 400 for invalid ones, 406 for other media', async () => {

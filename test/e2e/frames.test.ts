@@ -139,6 +139,27 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
     }
   });
 
+  it('points /metadata at the pixels (BulkDataURI), which answer the frames Orthanc answers', async () => {
+    for (const i of instances) {
+      const meta = await fromVeil(`${i.path}/metadata`);
+      const [json] = JSON.parse(meta.body.toString()) as Record<string, { BulkDataURI?: string }>[];
+      const uri = json!['7FE00010']!.BulkDataURI!;
+      assert.equal(uri, `${gw.url}/dicom-web${i.path}/bulk/7FE00010`, i.name);
+      const veil = await partsOf(await fromVeil(`${i.path}/bulk/7FE00010`, ANY_SYNTAX));
+      const native = !keptCompressed.includes(i);
+      const list = Array.from({ length: i.frames }, (_, n) => n + 1).join(',');
+      const peer = await partsOf(
+        await fromOrthanc(`${i.path}/frames/${list}`, native ? NATIVE : ANY_SYNTAX),
+      );
+      // Native pixels are one part (all frames); compressed ones one part per frame.
+      const got = native ? [Buffer.concat(veil.map((p) => p.bytes))] : veil.map((p) => p.bytes);
+      const want = native ? [Buffer.concat(peer.map((p) => p.bytes))] : peer.map((p) => p.bytes);
+      assert.equal(veil.length, native ? 1 : i.frames, i.name);
+      assert.equal(got.length, want.length, i.name);
+      got.forEach((b, k) => assert.ok(b.equals(want[k]!), `${i.name} part ${k + 1}`));
+    }
+  });
+
   it('answers native frames as application/octet-stream by default, in the order asked, each once', async () => {
     const multi = instances.find((i) => i.frames > 1 && !keptCompressed.includes(i))!;
     const { res, body } = await fromVeil(`${multi.path}/frames/2,1,2`);
