@@ -9,12 +9,14 @@
  * committed ones. Pending transactions live in the gateway's memory: after a restart the modality,
  * which never got its report, asks again (PS3.4 J.3.3 lets it).
  */
-import { Client, Dataset, constants, requests, type responses } from 'dcmjs-dimse';
+import { Dataset, constants, requests } from 'dcmjs-dimse';
 import { VeilError } from '../errors';
 import type { Catalogue } from '../index/catalogue';
 import type { Logger } from '../log';
 import { resolveMoveDestination } from './retrieve-scope';
 import { STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH } from './sop-classes';
+import { releaseAssociation, requestAssociation } from './store-scu';
+import type { RequestSender } from './store-sender';
 
 /** N-ACTION Action Type ID "Request Storage Commitment" (PS3.4 J.3.2.1). */
 export const REQUEST_COMMITMENT = 1;
@@ -256,32 +258,52 @@ export class StorageCommitments {
   }
 }
 
-/** Sends one report on a new association; resolves with the N-EVENT-REPORT-RSP status. */
-function sendEventReport(
+/**
+ * Sends one report on a new association, proposing Veil as the SCP of storage commitment (the
+ * SCU/SCP role selection PS3.4 J.3.3.1.3 expects of a Storage Commitment SCP that requests the
+ * association); resolves with the N-EVENT-REPORT-RSP status, or why there is none.
+ */
+async function sendEventReport(
   destination: { aeTitle: string; host: string; port: number },
   report: CommitmentReport,
   o: StorageCommitmentOptions,
 ): Promise<number | string> {
-  return new Promise((resolve) => {
-    const client = new Client();
-    const request = eventReportRequest(report, o.aeTitle);
-    let status: number | string = 'no response';
-    request.on('response', (response: InstanceType<typeof responses.NEventReportResponse>) => {
-      status = response.getStatus() ?? 'no status';
-    });
-    client.addRequest(request);
-    client.on('networkError', (err: Error) => {
-      status = err.message;
-    });
-    client.on('associationRejected', () => {
-      status = 'association rejected';
-    });
-    client.on('closed', () => resolve(status));
-    const timeout = o.associationTimeoutSeconds * 1000;
-    client.send(destination.host, destination.port, o.aeTitle, destination.aeTitle, {
-      connectTimeout: timeout,
-      associationTimeout: timeout,
-      pduTimeout: timeout,
-    });
+  const opened = await requestAssociation({
+    host: destination.host,
+    port: destination.port,
+    callingAeTitle: o.aeTitle,
+    calledAeTitle: destination.aeTitle,
+    timeoutSeconds: o.associationTimeoutSeconds,
+    contexts: [
+      {
+        abstractSyntaxUID: STORAGE_COMMITMENT_PUSH,
+        transferSyntaxUIDs: [
+          constants.TransferSyntax.ImplicitVRLittleEndian,
+          constants.TransferSyntax.ExplicitVRLittleEndian,
+        ],
+        requestorIsScp: true,
+      },
+    ],
   });
+  const sender = opened.network as unknown as RequestSender;
+  try {
+    const accepted = (sender.association?.getPresentationContexts() ?? []).some(
+      ({ context }) =>
+        context.getAbstractSyntaxUid() === STORAGE_COMMITMENT_PUSH &&
+        context.getResult() === constants.PresentationContextResult.Accept,
+    );
+    if (!accepted) return 'storage commitment not accepted by the peer';
+    const request = eventReportRequest(report, o.aeTitle);
+    return await new Promise<number | string>((resolve) => {
+      let status: number | string = 'no response';
+      request.on('response', (response: { getStatus(): number | undefined }) => {
+        status = response.getStatus() ?? 'no status';
+      });
+      request.on('done', () => resolve(status));
+      void opened.closed.then(() => resolve('association closed'));
+      sender.sendRequests(request);
+    });
+  } finally {
+    await releaseAssociation(opened);
+  }
 }

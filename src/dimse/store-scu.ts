@@ -57,6 +57,89 @@ const RECODABLE = new Set<string>([
 /** PS3.8 9.3.2.2: presentation context ids are odd numbers 1..255. */
 const MAX_CONTEXTS = 128;
 
+/** One presentation context to propose: an abstract syntax, its transfer syntaxes, and roles. */
+export interface ProposedContext {
+  abstractSyntaxUID: string;
+  transferSyntaxUIDs: readonly string[];
+  /**
+   * SCU/SCP Role Selection (PS3.7 D.3.3.4): propose that Veil, the requestor, is the SCP of this
+   * SOP class (storage commitment reports); absent keeps the default roles.
+   */
+  requestorIsScp?: boolean;
+}
+
+/** Where and how to open an association proposing `contexts`. */
+export interface AssociationOptions extends Omit<StoreScuOptions, 'contexts'> {
+  contexts: readonly ProposedContext[];
+}
+
+/** An accepted association Veil requested: its Network, socket, and when it closed. */
+export interface RequestedAssociation {
+  network: InstanceType<typeof Network>;
+  socket: net.Socket;
+  closed: Promise<void>;
+}
+
+/**
+ * Connects (TCP_NODELAY, optional TLS), proposes the contexts and resolves once the peer accepted
+ * the association; rejects with VEIL_E_DIMSE_PEER_UNAVAILABLE (refused, rejected, dropped).
+ */
+export function requestAssociation(options: AssociationOptions): Promise<RequestedAssociation> {
+  const association = new dimseAssociation.Association(
+    options.callingAeTitle,
+    options.calledAeTitle,
+  );
+  for (const c of options.contexts.slice(0, MAX_CONTEXTS)) {
+    const id = association.addPresentationContext(c.abstractSyntaxUID);
+    for (const ts of c.transferSyntaxUIDs)
+      association.addTransferSyntaxToPresentationContext(id, ts);
+    if (c.requestorIsScp) {
+      const context = association.getPresentationContext(id);
+      context.setUserRole(false);
+      context.setProviderRole(true);
+    }
+  }
+  const timeout = options.timeoutSeconds * 1000;
+  const socket = options.tls
+    ? tls.connect({ host: options.host, port: options.port, ...options.tls })
+    : net.connect({ host: options.host, port: options.port });
+  socket.setNoDelay(true);
+  const network = new Network(socket, {
+    connectTimeout: timeout,
+    associationTimeout: timeout,
+    pduTimeout: timeout,
+  });
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  return new Promise<RequestedAssociation>((resolve, reject) => {
+    const fail = (why: string) => {
+      socket.destroy();
+      reject(
+        new VeilError(
+          'VEIL_E_DIMSE_PEER_UNAVAILABLE',
+          `${options.calledAeTitle.trim()} at ${options.host}:${options.port}: ${why}`,
+        ),
+      );
+    };
+    socket.once(options.tls ? 'secureConnect' : 'connect', () =>
+      network.sendAssociationRequest(association),
+    );
+    network.on('associationAccepted', () => resolve({ network, socket, closed }));
+    network.on('associationRejected', () => fail('association rejected'));
+    network.on('networkError', (err: Error) => fail(err.message));
+    network.on('abort', () => fail('association aborted'));
+    void closed.then(() => fail('connection closed'));
+  });
+}
+
+/** A-RELEASE (PS3.8 7.2) of a requested association, then closes its socket; resolves once closed. */
+export async function releaseAssociation(opened: RequestedAssociation): Promise<void> {
+  if (!opened.socket.destroyed) {
+    opened.network.on('associationReleaseResponse', () => opened.socket.end());
+    opened.network.sendAssociationReleaseRequest();
+  }
+  await opened.closed;
+}
+
 /** An open C-STORE association; store() one instance at a time, then release(). */
 export class StoreAssociation {
   private constructor(
@@ -67,18 +150,17 @@ export class StoreAssociation {
   ) {}
 
   /** Connects, negotiates and resolves once the peer accepted; rejects with VEIL_E_DIMSE_PEER_UNAVAILABLE. */
-  static open(options: StoreScuOptions, originator?: MoveOriginator): Promise<StoreAssociation> {
-    const association = new dimseAssociation.Association(
-      options.callingAeTitle,
-      options.calledAeTitle,
-    );
+  static async open(
+    options: StoreScuOptions,
+    originator?: MoveOriginator,
+  ): Promise<StoreAssociation> {
+    const contexts: ProposedContext[] = [];
     const proposed = new Set<string>();
     const propose = (sopClassUID: string, syntax: string): void => {
       const key = `${sopClassUID}|${syntax}`;
-      if (proposed.has(key) || proposed.size >= MAX_CONTEXTS) return;
+      if (proposed.has(key)) return;
       proposed.add(key);
-      const id = association.addPresentationContext(sopClassUID);
-      association.addTransferSyntaxToPresentationContext(id, syntax);
+      contexts.push({ abstractSyntaxUID: sopClassUID, transferSyntaxUIDs: [syntax] });
     };
     for (const c of options.contexts) propose(c.sopClassUID, c.transferSyntaxUID);
     // Fallback contexts: a peer that refuses a native syntax still gets the instance as Explicit VR LE.
@@ -86,39 +168,9 @@ export class StoreAssociation {
       if (RECODABLE.has(c.transferSyntaxUID))
         propose(c.sopClassUID, TransferSyntax.ExplicitVRLittleEndian);
     }
-    const timeout = options.timeoutSeconds * 1000;
-    const socket = options.tls
-      ? tls.connect({ host: options.host, port: options.port, ...options.tls })
-      : net.connect({ host: options.host, port: options.port });
-    socket.setNoDelay(true);
-    const network = new Network(socket, {
-      connectTimeout: timeout,
-      associationTimeout: timeout,
-      pduTimeout: timeout,
-    });
-    writeStoreRequestsDirectly(network);
-    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-    return new Promise<StoreAssociation>((resolve, reject) => {
-      const fail = (why: string) => {
-        socket.destroy();
-        reject(
-          new VeilError(
-            'VEIL_E_DIMSE_PEER_UNAVAILABLE',
-            `${options.calledAeTitle.trim()} at ${options.host}:${options.port}: ${why}`,
-          ),
-        );
-      };
-      socket.once(options.tls ? 'secureConnect' : 'connect', () =>
-        network.sendAssociationRequest(association),
-      );
-      network.on('associationAccepted', () =>
-        resolve(new StoreAssociation(network, socket, closed, originator)),
-      );
-      network.on('associationRejected', () => fail('association rejected'));
-      network.on('networkError', (err: Error) => fail(err.message));
-      network.on('abort', () => fail('association aborted'));
-      void closed.then(() => fail('connection closed'));
-    });
+    const opened = await requestAssociation({ ...options, contexts });
+    writeStoreRequestsDirectly(opened.network);
+    return new StoreAssociation(opened.network, opened.socket, opened.closed, originator);
   }
 
   /** Sends one instance; resolves with the peer's C-STORE status (0x0000 success, 0xBxxx warning). */
@@ -132,12 +184,8 @@ export class StoreAssociation {
   }
 
   /** A-RELEASE (PS3.8 7.2), then closes the socket; resolves once closed. Safe to call twice. */
-  async release(): Promise<void> {
-    if (!this.socket.destroyed) {
-      this.network.on('associationReleaseResponse', () => this.socket.end());
-      this.network.sendAssociationReleaseRequest();
-    }
-    await this.closed;
+  release(): Promise<void> {
+    return releaseAssociation({ network: this.network, socket: this.socket, closed: this.closed });
   }
 
   /** A-ABORT and close, for errors and cancellation. */

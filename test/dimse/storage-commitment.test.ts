@@ -1,5 +1,6 @@
 /** Storage commitment, the parts without a network: the request, the report and the pending set. */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { isVeilError } from '../../src/errors';
 import type { InstanceRecord } from '../../src/index/catalogue';
 import { silentLogger } from '../../src/log';
@@ -12,6 +13,8 @@ import {
   eventReportRequest,
   parseCommitmentRequest,
 } from '../../src/dimse/storage-commitment';
+import { STORAGE_COMMITMENT_PUSH } from '../../src/dimse/sop-classes';
+import { requestAssociation } from '../../src/dimse/store-scu';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const MR = '1.2.840.10008.5.1.4.1.1.4';
@@ -183,5 +186,55 @@ describe('dimse/storage-commitment', () => {
       code(() => commitments.accept('MODALITY', request)),
       'VEIL_E_BUSY',
     );
+  });
+});
+
+describe('dimse/storage-commitment report association', () => {
+  it('proposes Veil as the SCP of storage commitment (SCU/SCP role selection sub-item)', async () => {
+    const received: Buffer[] = [];
+    const server = net.createServer((socket) => {
+      socket.on('data', (chunk: Buffer) => {
+        received.push(chunk);
+        socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as net.AddressInfo).port;
+    try {
+      await assert.rejects(
+        requestAssociation({
+          host: '127.0.0.1',
+          port,
+          callingAeTitle: 'VEIL',
+          calledAeTitle: 'MODALITY',
+          timeoutSeconds: 5,
+          contexts: [
+            {
+              abstractSyntaxUID: STORAGE_COMMITMENT_PUSH,
+              transferSyntaxUIDs: ['1.2.840.10008.1.2'],
+              requestorIsScp: true,
+            },
+          ],
+        }),
+        (err: unknown) => isVeilError(err) && err.code === 'VEIL_E_DIMSE_PEER_UNAVAILABLE',
+      );
+    } finally {
+      server.close();
+    }
+    const pdu = Buffer.concat(received);
+    assert.equal(pdu[0], 0x01, 'A-ASSOCIATE-RQ');
+    // PS3.7 D.3.3.4: item 0x54, reserved, length, UID length, UID, SCU role, SCP role.
+    const uid = Buffer.from(STORAGE_COMMITMENT_PUSH, 'latin1');
+    let found = false;
+    for (let i = pdu.indexOf(0x54); i >= 0 && i + 6 < pdu.length; i = pdu.indexOf(0x54, i + 1)) {
+      const uidLength = pdu.readUInt16BE(i + 4);
+      if (uidLength === uid.length && pdu.subarray(i + 6, i + 6 + uidLength).equals(uid)) {
+        assert.equal(pdu[i + 6 + uidLength], 0, 'SCU role: no');
+        assert.equal(pdu[i + 7 + uidLength], 1, 'SCP role: yes');
+        found = true;
+        break;
+      }
+    }
+    assert.ok(found, 'a role selection sub-item for the storage commitment SOP class');
   });
 });
