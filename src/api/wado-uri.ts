@@ -149,23 +149,26 @@ export function wadoUriRouter(
     }
     const failures: Failure[] = [];
     let delivered = false;
-    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
-      if (!item.ok) {
-        failures.push(item);
-        continue;
+    try {
+      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+        if (!item.ok) {
+          failures.push(item);
+          continue;
+        }
+        try {
+          res
+            .status(200)
+            .setHeader('Content-Type', 'application/dicom')
+            .setHeader('Content-Length', String(item.bytes));
+          await streamFile(res, item.path, item.bytes, {});
+          delivered = !res.destroyed;
+        } finally {
+          await item.release();
+        }
       }
-      try {
-        res
-          .status(200)
-          .setHeader('Content-Type', 'application/dicom')
-          .setHeader('Content-Length', String(item.bytes));
-        await streamFile(res, item.path, item.bytes, {});
-        delivered = !res.destroyed;
-      } finally {
-        await item.release();
-      }
+    } finally {
+      auditTransfer(deps, req, res, refs, delivered ? [refs[0]!.sopInstanceUID] : [], failures);
     }
-    auditTransfer(deps, req, res, refs, delivered ? [refs[0]!.sopInstanceUID] : [], failures);
     if (failures.length > 0 && !res.headersSent) {
       sendAllFailed(res, failures);
       return;
