@@ -61,6 +61,8 @@ export async function startDimseServer(deps: GatewayDeps): Promise<DimseServer> 
     associationTimeoutSeconds: config.timeoutSeconds,
     onReport: (outcome) => deps.metrics.storageCommitments.inc({ outcome }),
   });
+  const resumed = commitments.resume();
+  if (resumed > 0) log.info({ resumed }, 'storage commitments resumed from the catalogue');
   const hooks = {
     commitments,
     policy: {

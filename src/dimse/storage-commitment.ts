@@ -6,12 +6,11 @@
  * stored in the archive (catalogue state 'archived'), failed are those that failed protection,
  * that were sent under another SOP class, or that are still not archived when
  * dimse.storageCommitment.timeoutSeconds has passed. A modality may then delete its copies of the
- * committed ones. Pending transactions live in the gateway's memory: after a restart the modality,
- * which never got its report, asks again (PS3.4 J.3.3 lets it).
+ * committed ones. Pending transactions are kept in the catalogue, so a restart resumes them.
  */
 import { Dataset, constants, requests } from 'dcmjs-dimse';
 import { VeilError } from '../errors';
-import type { Catalogue } from '../index/catalogue';
+import type { Catalogue, PendingCommitment } from '../index/catalogue';
 import type { Logger } from '../log';
 import { resolveMoveDestination } from './retrieve-scope';
 import { STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH } from './sop-classes';
@@ -165,7 +164,7 @@ export function eventReportRequest(
 
 /** What StorageCommitments needs from the gateway. */
 export interface StorageCommitmentOptions {
-  catalogue: Pick<Catalogue, 'get'>;
+  catalogue: Pick<Catalogue, 'get' | 'saveCommitment' | 'removeCommitment' | 'pendingCommitments'>;
   log: Logger;
   /** dimse.aeTitle: calling AE of the report association and the Retrieve AE Title. */
   aeTitle: string;
@@ -191,29 +190,50 @@ export class StorageCommitments {
   constructor(private readonly o: StorageCommitmentOptions) {}
 
   /**
+   * Picks up the transactions an earlier run kept in the catalogue and did not report (call once,
+   * at start): each is looked at again and reported as if it had just been asked. Returns how many.
+   * One whose AE is no longer in dimse.destinations is dropped, with a warning.
+   */
+  resume(): number {
+    let resumed = 0;
+    for (const commitment of this.o.catalogue.pendingCommitments()) {
+      let destination: Destination;
+      try {
+        destination = resolveMoveDestination(this.o.destinations, commitment.callingAeTitle);
+      } catch {
+        this.o.log.warn(
+          { aeTitle: commitment.callingAeTitle, transactionUID: commitment.transactionUID },
+          'storage commitment dropped: its AE is no longer in dimse.destinations',
+        );
+        this.o.catalogue.removeCommitment(commitment.callingAeTitle, commitment.transactionUID);
+        continue;
+      }
+      this.schedule(commitment, destination);
+      resumed += 1;
+    }
+    return resumed;
+  }
+
+  /**
    * Takes a request from `callingAeTitle`: throws VEIL_E_MOVE_DESTINATION_UNKNOWN when the AE has
    * no address in dimse.destinations (there is nowhere to send the report) and VEIL_E_BUSY when
-   * too many transactions wait; otherwise the report goes out once every item is settled.
+   * too many transactions wait; otherwise keeps it in the catalogue (a restart resumes it) and
+   * reports once every item is settled.
    */
   accept(callingAeTitle: string, request: CommitmentRequest): void {
     const destination = resolveMoveDestination(this.o.destinations, callingAeTitle);
     if (this.closed || this.pending.size >= MAX_PENDING_TRANSACTIONS) {
       throw new VeilError('VEIL_E_BUSY', 'Too many storage commitment requests are pending.');
     }
-    const key = `${callingAeTitle}\\${request.transactionUID}`;
-    if (this.pending.has(key)) return; // the same transaction asked again: one report
-    const deadline = Date.now() + this.o.timeoutSeconds * 1000;
-    const look = (): void => {
-      if (this.closed) return;
-      const report = commitmentReport(this.o.catalogue, request, Date.now() >= deadline);
-      if (report === undefined) {
-        this.pending.set(key, setTimeout(look, this.o.pollMs ?? 1000));
-        return;
-      }
-      this.pending.delete(key);
-      void this.deliver(destination, report);
+    if (this.pending.has(keyOf(callingAeTitle, request.transactionUID))) return; // asked again: one report
+    const commitment: PendingCommitment = {
+      callingAeTitle,
+      transactionUID: request.transactionUID,
+      items: request.items,
+      deadline: Date.now() + this.o.timeoutSeconds * 1000,
     };
-    this.pending.set(key, setTimeout(look, 0));
+    this.o.catalogue.saveCommitment(commitment);
+    this.schedule(commitment, destination);
   }
 
   /** Transactions waiting for their report. */
@@ -221,20 +241,46 @@ export class StorageCommitments {
     return this.pending.size;
   }
 
-  /** Stops every pending transaction (their requesters ask again after a restart). */
+  /** Stops looking; pending transactions stay in the catalogue for the next start to resume. */
   close(): void {
     this.closed = true;
     for (const timer of this.pending.values()) clearTimeout(timer);
     if (this.pending.size > 0) {
-      this.o.log.warn({ pending: this.pending.size }, 'storage commitment reports not sent');
+      this.o.log.info(
+        { pending: this.pending.size },
+        'storage commitments left for the next start',
+      );
     }
     this.pending.clear();
   }
 
-  private async deliver(
-    destination: { aeTitle: string; host: string; port: number },
-    report: CommitmentReport,
-  ): Promise<void> {
+  private schedule(commitment: PendingCommitment, destination: Destination): void {
+    const key = keyOf(commitment.callingAeTitle, commitment.transactionUID);
+    const look = (): void => {
+      if (this.closed) return;
+      const report = commitmentReport(
+        this.o.catalogue,
+        commitment,
+        Date.now() >= commitment.deadline,
+      );
+      if (report === undefined) {
+        this.pending.set(key, setTimeout(look, this.o.pollMs ?? 1000));
+        return;
+      }
+      void this.deliver(destination, report).then((settled) => {
+        this.pending.delete(key);
+        // Reported, or given up after the last attempt: forgotten. Interrupted by a shutdown:
+        // kept, so the next start reports it.
+        if (settled && !this.closed) {
+          this.o.catalogue.removeCommitment(commitment.callingAeTitle, commitment.transactionUID);
+        }
+      });
+    };
+    this.pending.set(key, setTimeout(look, 0));
+  }
+
+  /** Sends the report (3 attempts); false when a shutdown interrupted it before it was settled. */
+  private async deliver(destination: Destination, report: CommitmentReport): Promise<boolean> {
     const attempts = this.o.attempts ?? 3;
     const summary = {
       aeTitle: destination.aeTitle,
@@ -242,20 +288,29 @@ export class StorageCommitments {
       committed: report.committed.length,
       failed: report.failed.length,
     };
-    for (let attempt = 1; attempt <= attempts && !this.closed; attempt++) {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.closed) return false;
       const status = await sendEventReport(destination, report, this.o).catch((err: unknown) =>
         err instanceof Error ? err.message : 'failed',
       );
       if (status === 0) {
         this.o.log.info(summary, 'storage commitment reported');
         this.o.onReport?.(report.failed.length === 0 ? 'committed' : 'failed');
-        return;
+        return true;
       }
       this.o.log.warn({ ...summary, attempt, status }, 'storage commitment report not taken');
       if (attempt < attempts) await new Promise((r) => setTimeout(r, 5000).unref());
     }
     this.o.onReport?.('undelivered');
+    return true;
   }
+}
+
+/** Where a report goes: the requesting AE's entry of dimse.destinations. */
+type Destination = { aeTitle: string; host: string; port: number };
+
+function keyOf(callingAeTitle: string, transactionUID: string): string {
+  return `${callingAeTitle}\\${transactionUID}`;
 }
 
 /**

@@ -80,6 +80,15 @@ export interface CatalogueQuery {
 /** One result row: DICOM keyword → value, for the level asked (plus the UIDs of the levels above). */
 export type CatalogueRow = Readonly<Record<string, string | number>>;
 
+/** A storage commitment transaction waiting for its report (dimse/storage-commitment.ts). */
+export interface PendingCommitment {
+  callingAeTitle: string;
+  transactionUID: string;
+  items: { sopClassUID: string; sopInstanceUID: string }[];
+  /** When instances still not archived are reported failed (ms since the epoch). */
+  deadline: number;
+}
+
 export interface Catalogue {
   /** Inserts or replaces the record of one instance (the newest copy wins). */
   upsert(record: InstanceRecord): void;
@@ -111,5 +120,11 @@ export interface Catalogue {
   archivedProtections(keyId?: string): ArchivedProtection[];
   /** Counts per state (for /metrics and /readyz). */
   counts(): Record<InstanceState, number>;
+  /** Keeps a storage commitment transaction until its report is sent (the same one once). */
+  saveCommitment(commitment: PendingCommitment): void;
+  /** Forgets a storage commitment transaction whose report was sent or given up. */
+  removeCommitment(callingAeTitle: string, transactionUID: string): void;
+  /** The storage commitment transactions still waiting for their report, oldest first. */
+  pendingCommitments(): PendingCommitment[];
   close(): void;
 }

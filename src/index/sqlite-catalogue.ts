@@ -14,6 +14,7 @@ import type {
   CatalogueRow,
   InstanceRecord,
   InstanceState,
+  PendingCommitment,
 } from './catalogue';
 import { levelSql, rowOf } from './level-query';
 import { type CompiledMatch, compileMatch } from './matching';
@@ -104,6 +105,9 @@ export class SqliteCatalogue implements Catalogue {
     counts: Database.Statement;
     setPending: Database.Statement;
     setProtection: Database.Statement;
+    saveCommitment: Database.Statement;
+    removeCommitment: Database.Statement;
+    pendingCommitments: Database.Statement;
   };
   private closed = false;
 
@@ -130,6 +134,17 @@ export class SqliteCatalogue implements Catalogue {
         'UPDATE instances SET protection_mac = @mac, pending_mac = NULL, key_ids = @keyIds, ' +
           'bytes = coalesce(@bytes, bytes) WHERE sop_instance_uid = @uid AND ' +
           '(protection_mac = @previous OR pending_mac = @previous)',
+      ),
+      saveCommitment: db.prepare(
+        'INSERT OR IGNORE INTO storage_commitments (calling_ae, transaction_uid, items, deadline) ' +
+          'VALUES (@ae, @uid, @items, @deadline)',
+      ),
+      removeCommitment: db.prepare(
+        'DELETE FROM storage_commitments WHERE calling_ae = @ae AND transaction_uid = @uid',
+      ),
+      pendingCommitments: db.prepare(
+        'SELECT calling_ae, transaction_uid, items, deadline FROM storage_commitments ' +
+          'ORDER BY rowid',
       ),
     };
   }
@@ -276,6 +291,37 @@ export class SqliteCatalogue implements Catalogue {
     for (const row of this.statements.counts.all() as { state: InstanceState; n: number }[])
       out[row.state] = row.n;
     return out;
+  }
+
+  saveCommitment(c: PendingCommitment): void {
+    this.statements.saveCommitment.run({
+      ae: c.callingAeTitle,
+      uid: c.transactionUID,
+      items: JSON.stringify(c.items.map((i) => [i.sopClassUID, i.sopInstanceUID])),
+      deadline: c.deadline,
+    });
+  }
+
+  removeCommitment(callingAeTitle: string, transactionUID: string): void {
+    this.statements.removeCommitment.run({ ae: callingAeTitle, uid: transactionUID });
+  }
+
+  pendingCommitments(): PendingCommitment[] {
+    const rows = this.statements.pendingCommitments.all() as {
+      calling_ae: string;
+      transaction_uid: string;
+      items: string;
+      deadline: number;
+    }[];
+    return rows.map((r) => ({
+      callingAeTitle: r.calling_ae,
+      transactionUID: r.transaction_uid,
+      items: (JSON.parse(r.items) as [string, string][]).map(([sopClassUID, sopInstanceUID]) => ({
+        sopClassUID,
+        sopInstanceUID,
+      })),
+      deadline: r.deadline,
+    }));
   }
 
   /** Closes the database; safe to call twice. */

@@ -77,6 +77,21 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE instances ADD COLUMN key_ids TEXT;
     `,
   },
+  {
+    // Storage commitment transactions waiting for their report (docs/dimse.md), so that a
+    // restart resumes them: UIDs and a deadline, no patient data.
+    version: 3,
+    description: 'pending storage commitment transactions',
+    sql: `
+      CREATE TABLE storage_commitments (
+        calling_ae TEXT NOT NULL,
+        transaction_uid TEXT NOT NULL,
+        items TEXT NOT NULL,
+        deadline INTEGER NOT NULL,
+        PRIMARY KEY (calling_ae, transaction_uid)
+      );
+    `,
+  },
 ];
 
 /** Creates schema_migrations and applies every migration newer than the file's version. */

@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { isVeilError } from '../../src/errors';
-import type { InstanceRecord } from '../../src/index/catalogue';
+import type { InstanceRecord, PendingCommitment } from '../../src/index/catalogue';
+import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
 import { silentLogger } from '../../src/log';
 import {
   EventType,
@@ -28,11 +29,15 @@ function code(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-/** A catalogue of a few instances in the given states. */
+/** A catalogue of a few instances in the given states, keeping commitments in a SQLite catalogue. */
 function catalogueOf(rows: Record<string, Partial<InstanceRecord>>) {
+  const store = SqliteCatalogue.open(':memory:');
   return {
     get: (sop: string) =>
       rows[sop] ? ({ sopClassUID: CT, ...rows[sop] } as InstanceRecord) : undefined,
+    saveCommitment: (c: PendingCommitment) => store.saveCommitment(c),
+    removeCommitment: (ae: string, uid: string) => store.removeCommitment(ae, uid),
+    pendingCommitments: () => store.pendingCommitments(),
   };
 }
 
@@ -159,9 +164,70 @@ describe('dimse/storage-commitment', () => {
     ]);
   });
 
-  it('takes a request only from an AE it can report to, once per transaction, and forgets all on close', () => {
+  it('keeps pending transactions in the catalogue, once each, in order', () => {
+    const store = SqliteCatalogue.open(':memory:');
+    const a = {
+      callingAeTitle: 'MOD',
+      transactionUID: '2.25.1',
+      items: [{ sopClassUID: CT, sopInstanceUID: '2.25.10' }],
+      deadline: 1_000,
+    };
+    const b = { ...a, transactionUID: '2.25.2', deadline: 2_000 };
+    store.saveCommitment(a);
+    store.saveCommitment(b);
+    store.saveCommitment({ ...a, deadline: 9_999 });
+    assert.deepEqual(store.pendingCommitments(), [a, b]);
+    store.removeCommitment('MOD', '2.25.1');
+    assert.deepEqual(store.pendingCommitments(), [b]);
+    store.close();
+  });
+
+  it('resumes the transactions of an earlier run, and drops those it can no longer report', async () => {
+    const catalogue = catalogueOf({ '2.25.10': { state: 'archived' } });
+    const items = [{ sopClassUID: CT, sopInstanceUID: '2.25.10' }];
+    catalogue.saveCommitment({
+      callingAeTitle: 'MODALITY',
+      transactionUID: '2.25.1',
+      items,
+      deadline: 0,
+    });
+    catalogue.saveCommitment({
+      callingAeTitle: 'GONE',
+      transactionUID: '2.25.2',
+      items,
+      deadline: 0,
+    });
+    const reports: string[] = [];
     const commitments = new StorageCommitments({
-      catalogue: catalogueOf({}),
+      catalogue,
+      log: silentLogger,
+      aeTitle: 'VEIL',
+      // Nothing listens there: the report is tried once and given up, then forgotten.
+      destinations: ['MODALITY@127.0.0.1:1'],
+      timeoutSeconds: 3600,
+      associationTimeoutSeconds: 1,
+      attempts: 1,
+      onReport: (outcome) => reports.push(outcome),
+    });
+    assert.equal(commitments.resume(), 1);
+    assert.deepEqual(
+      catalogue.pendingCommitments().map((c) => c.transactionUID),
+      ['2.25.1'],
+      'the one for an AE no longer configured is dropped',
+    );
+    for (let i = 0; i < 100 && reports.length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(reports, ['undelivered']);
+    for (let i = 0; i < 100 && catalogue.pendingCommitments().length > 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(catalogue.pendingCommitments(), []);
+    commitments.close();
+  });
+
+  it('takes a request only from an AE it can report to, once per transaction, and leaves it for the next start on close', () => {
+    const catalogue = catalogueOf({});
+    const commitments = new StorageCommitments({
+      catalogue,
       log: silentLogger,
       aeTitle: 'VEIL',
       destinations: ['MODALITY@127.0.0.1:1'],
@@ -180,8 +246,10 @@ describe('dimse/storage-commitment', () => {
     commitments.accept('MODALITY', request);
     commitments.accept('MODALITY', request);
     assert.equal(commitments.size(), 1);
+    assert.equal(catalogue.pendingCommitments().length, 1);
     commitments.close();
     assert.equal(commitments.size(), 0);
+    assert.equal(catalogue.pendingCommitments().length, 1, 'kept for the next start');
     assert.equal(
       code(() => commitments.accept('MODALITY', request)),
       'VEIL_E_BUSY',

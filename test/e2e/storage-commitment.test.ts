@@ -66,11 +66,13 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
   let tmp: ReturnType<typeof tempDir>;
   let orthanc: RunningOrthanc;
   let gateway: Gateway;
+  let config: ReturnType<typeof testConfig>;
   const stored = FILES.map(uidsOf);
 
-  const askCommitment = async (
+  /** Orthanc sends the N-ACTION; resolves with the REST path of its report. */
+  const requestCommitment = async (
     instances: { sopClassUID: string; sopInstanceUID: string }[],
-  ): Promise<OrthancReport> => {
+  ): Promise<string> => {
     const res = await fetch(`${orthanc.httpUrl}/modalities/veil/storage-commitment`, {
       method: 'POST',
       body: JSON.stringify({
@@ -81,19 +83,24 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
       }),
     });
     assert.equal(res.status, 200, await res.clone().text());
-    const { Path } = (await res.json()) as { Path: string };
-    return eventually(async () => {
+    return ((await res.json()) as { Path: string }).Path;
+  };
+  /** What Orthanc was told, once it was told. */
+  const reportAt = (Path: string): Promise<OrthancReport> =>
+    eventually(async () => {
       const report = (await (await fetch(`${orthanc.httpUrl}${Path}`)).json()) as OrthancReport;
       return report.Status === 'Pending' ? undefined : report;
     }, 'the storage commitment report reaches Orthanc');
-  };
+  const askCommitment = async (
+    instances: { sopClassUID: string; sopInstanceUID: string }[],
+  ): Promise<OrthancReport> => reportAt(await requestCommitment(instances));
 
   before(async () => {
     dimseLog.setLevel('silent');
     tmp = tempDir('veil-e2e-commitment-');
     const dimsePort = await freePort();
     orthanc = await startOrthanc({ veil: { aeTitle: 'VEIL', host: '127.0.0.1', port: dimsePort } });
-    const config = testConfig(path.join(tmp.dir, 'data'), {
+    config = testConfig(path.join(tmp.dir, 'data'), {
       VEIL_HTTP__HOST: '127.0.0.1',
       VEIL_HTTP__PORT: '0',
       VEIL_DIMSE__HOST: '127.0.0.1',
@@ -192,5 +199,34 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
     // Still serving: a valid request is taken and reported.
     const report = await askCommitment([stored[2]!]);
     assert.equal(report.Status, 'Success');
+  });
+
+  it('keeps a pending transaction across a restart of the gateway, and reports it then', async () => {
+    const unknown = { sopClassUID: stored[0]!.sopClassUID, sopInstanceUID: '2.25.987654321' };
+    // The unknown instance keeps the transaction waiting (up to 5 s): the gateway stops meanwhile.
+    const reportPath = await requestCommitment([stored[0]!, unknown]);
+    await eventually(
+      () => (gateway.deps.catalogue.pendingCommitments().length === 1 ? true : undefined),
+      'the transaction kept in the catalogue',
+    );
+    await gateway.close();
+    gateway = await startGateway(config, silentLogger, {
+      configDir: CONFIG_DIR,
+      notice: () => undefined,
+    });
+    const report = await reportAt(reportPath);
+    assert.equal(report.Status, 'Failure');
+    assert.deepEqual(
+      (report.Success ?? []).map((s) => s.SOPInstanceUID),
+      [stored[0]!.sopInstanceUID],
+    );
+    assert.deepEqual(
+      (report.Failures ?? []).map((f) => [f.SOPInstanceUID, f.FailureReason]),
+      [[unknown.sopInstanceUID, 0x0112]],
+    );
+    await eventually(
+      () => (gateway.deps.catalogue.pendingCommitments().length === 0 ? true : undefined),
+      'the reported transaction forgotten',
+    );
   });
 });
