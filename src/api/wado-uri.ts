@@ -12,9 +12,16 @@ import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
 import { parseFrameList } from './frames';
 import { parseMediaType } from './media-type';
-import { type RenderOptions, renderFrame, singleParam } from './rendered';
+import { type RenderOptions, singleParam } from './rendered';
 import type { Role } from './tokens';
-import { type Failure, auditTransfer, refOf, revealOne, sendAllFailed, streamFile } from './wado';
+import {
+  type Failure,
+  auditTransfer,
+  refOf,
+  sendAllFailed,
+  sendRendered,
+  streamFile,
+} from './wado';
 
 const badRequest = (message: string) => new VeilError('VEIL_E_HTTP_BAD_REQUEST', message);
 
@@ -129,12 +136,7 @@ export function wadoUriRouter(
     if (records.length === 0) throw new VeilError('VEIL_E_NOT_FOUND', 'No such instance');
     const refs = records.map(refOf);
     if (asked.contentType === 'image/png') {
-      const answer = await revealOne(deps, req, res, refs, (parsed) =>
-        renderFrame(parsed.dataset, parsed.transferSyntaxUID, asked.frameNumber, asked.render),
-      );
-      if (answer === undefined) return;
-      auditTransfer(deps, req, res, refs, [answer.sopInstanceUID], []);
-      res.status(200).type('image/png').send(answer.value);
+      await sendRendered(deps, req, res, records, { frame: asked.frameNumber, ...asked.render });
       return;
     }
     // Instances go out in the syntax they were received in (a bit-exact reveal), never transcoded.

@@ -20,7 +20,8 @@ import { principalOf } from './auth';
 import { dataSetToJson, isBinaryVr, tagKey } from './dicom-json';
 import { dicomWebRoot, retrieveUrl } from './urls';
 import { type FramePartType, framesOf, negotiateFrames, parseFrameList } from './frames';
-import { THUMBNAIL_SIDE, acceptRendered, renderFrame, renderOptions } from './rendered';
+import { THUMBNAIL_SIDE, acceptRendered, renderOptions } from './rendered';
+import type { RenderSpec } from '../analysis/render-frame';
 import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
 import type { Role } from './tokens';
@@ -198,7 +199,7 @@ export function auditTransfer(
  * made, or undefined once the failure status was sent (nothing revealed). The caller audits the
  * delivery.
  */
-export async function revealOne<T>(
+async function revealOne<T>(
   deps: GatewayDeps,
   req: Request,
   res: Response,
@@ -229,6 +230,74 @@ export async function revealOne<T>(
     sendAllFailed(res, failures);
   }
   return answer;
+}
+
+/** Refusals of a rendering the worker reports: answered with their own status, not as a reveal failure. */
+const RENDER_REFUSALS = new Set([
+  'VEIL_E_HTTP_NOT_ACCEPTABLE',
+  'VEIL_E_NOT_FOUND',
+  'VEIL_E_DICOM_MALFORMED',
+  'VEIL_E_DICOM_BAD_GEOMETRY',
+]);
+
+/**
+ * Has a worker reveal the one instance of `records` and render frame `spec.frame` of it (the PNG
+ * is drawn in the worker child, never on this thread), then sends the PNG and audits. What the
+ * catalogue already tells (compressed pixels, a frame beyond the last, 1- or 32-bit samples) is
+ * refused before anything is revealed.
+ */
+export async function sendRendered(
+  deps: GatewayDeps,
+  req: Request,
+  res: Response,
+  records: InstanceRecord[],
+  spec: RenderSpec,
+): Promise<void> {
+  const record = records[0]!;
+  if (isEncapsulated(record.transferSyntaxUID)) {
+    throw new VeilError(
+      'VEIL_E_HTTP_NOT_ACCEPTABLE',
+      'The frames are compressed and Veil does not decode them: retrieve the frames instead.',
+    );
+  }
+  if (record.numberOfFrames !== undefined && spec.frame > record.numberOfFrames) {
+    throw new VeilError(
+      'VEIL_E_NOT_FOUND',
+      `Frame ${spec.frame} is beyond the instance's ${record.numberOfFrames} frames`,
+    );
+  }
+  if (record.bitsAllocated !== undefined && ![8, 16].includes(record.bitsAllocated)) {
+    throw new VeilError('VEIL_E_HTTP_NOT_ACCEPTABLE', 'Veil renders 8- and 16-bit samples only.');
+  }
+  const refs = records.map(refOf);
+  const failures: Failure[] = [];
+  let png: Buffer | undefined;
+  try {
+    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name, {
+      render: spec,
+    })) {
+      if (!item.ok) {
+        failures.push(item);
+        continue;
+      }
+      try {
+        png = await fs.promises.readFile(item.path);
+      } finally {
+        await item.release();
+      }
+    }
+  } finally {
+    auditTransfer(deps, req, res, refs, png ? [record.sopInstanceUID] : [], failures);
+  }
+  if (png !== undefined) {
+    res.status(200).type('image/png').send(png);
+    return;
+  }
+  const first = failures[0];
+  if (first !== undefined && RENDER_REFUSALS.has(first.code)) {
+    throw new VeilError(first.code as ErrorCode, first.message);
+  }
+  sendAllFailed(res, failures);
 }
 
 /** Router for WADO-RS retrieval and metadata, mounted under /dicom-web. */
@@ -453,13 +522,7 @@ export function wadoRouter(
         options.viewport = { width: THUMBNAIL_SIDE, height: THUMBNAIL_SIDE };
       }
       acceptRendered(req.get('accept'));
-      const refs = lookup(req).map(refOf);
-      const answer = await revealOne(deps, req, res, refs, (parsed) =>
-        renderFrame(parsed.dataset, parsed.transferSyntaxUID, frameList[0]!, options),
-      );
-      if (answer === undefined) return;
-      auditTransfer(deps, req, res, refs, [answer.sopInstanceUID], []);
-      res.status(200).type('image/png').send(answer.value);
+      await sendRendered(deps, req, res, lookup(req), { frame: frameList[0]!, ...options });
     };
 
   const guard = requireRole('workstation');

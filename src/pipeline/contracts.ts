@@ -2,6 +2,7 @@
  * The seams between the doors (DIMSE listener, HTTP API) and the pipeline. The doors receive and
  * deliver bytes; the pipeline spools, queues, protects, archives, indexes and reveals.
  */
+import type { RenderSpec } from '../analysis/render-frame';
 import type { InstanceRef } from '../archive/archive';
 import type { IntakeSource } from './jobs';
 import type { WrittenSpoolFile } from './spool-writer';
@@ -42,7 +43,17 @@ export interface Retriever {
    * with its error code (and an audit event), never wrong bytes. The caller streams `path` out and
    * calls release() (which deletes the file).
    */
-  retrieve(refs: readonly InstanceRef[], requestedBy: string): AsyncIterable<Retrieved>;
+  retrieve(
+    refs: readonly InstanceRef[],
+    requestedBy: string,
+    options?: RetrieveOptions,
+  ): AsyncIterable<Retrieved>;
+}
+
+/** How the revealed instances are handed over. */
+export interface RetrieveOptions {
+  /** Each instance's file is this frame rendered as PNG (by the worker), not the instance. */
+  render?: RenderSpec;
 }
 
 /** IHE ATNA / DICOM PS3.15 A.5 audit event types Veil records. */

@@ -2,6 +2,7 @@
  * Queue and job names and payloads, in one place. Payloads carry identifiers and paths only:
  * never pixel data, patient data or key material (job data sits in Redis in clear text).
  */
+import type { RenderSpec } from '../analysis/render-frame';
 import type { InstanceRef } from '../archive/archive';
 
 export const QueueName = {
@@ -38,6 +39,8 @@ export interface RevealItem {
   ref: InstanceRef;
   /** Absolute path the worker writes the revealed Part 10 object to (in the spool's outgoing folder). */
   outPath: string;
+  /** Write one frame of it rendered as PNG instead (WADO-RS rendered, thumbnails, WADO-URI). */
+  render?: RenderSpec;
 }
 
 /**

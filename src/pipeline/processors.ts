@@ -4,6 +4,7 @@
  * for the requester.
  * Permanent failures become BullMQ UnrecoverableErrors whose reason starts with the error code.
  */
+import { MAX_VIEWPORT, type RenderSpec, renderFrame } from '../analysis/render-frame';
 import { randomUUID } from 'node:crypto';
 import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -39,7 +40,7 @@ export interface JobLike<T> {
  * to failed for an administrator. Everything else (archive down, I/O, bugs) is retried.
  */
 const PERMANENT =
-  /^VEIL_E_(DICOM|POLICY|STEGO|KEY|CMS|PROTECT|REVEAL|UID|CONFIG|USAGE|ARCHIVE_NOT_FOUND|NOT_FOUND)/;
+  /^VEIL_E_(DICOM|POLICY|STEGO|KEY|CMS|PROTECT|REVEAL|UID|CONFIG|USAGE|ARCHIVE_NOT_FOUND|NOT_FOUND|HTTP_NOT_ACCEPTABLE)/;
 
 /** True when a failure with this code should not be retried. */
 export function isPermanentCode(code: string): boolean {
@@ -215,15 +216,35 @@ async function writeOutgoing(file: string, bytes: Buffer): Promise<void> {
   }
 }
 
-/** Refuses a reveal item whose UIDs are not UIDs or whose output is outside spool/outgoing. */
+/**
+ * Refuses a reveal item whose UIDs are not UIDs, whose output is outside spool/outgoing, or whose
+ * rendering is not a frame number with a sane window and viewport (job data comes through Redis).
+ */
 function checkItem(ctx: WorkerContext, item: RevealItem): void {
-  const { ref, outPath } = item;
+  const { ref, outPath, render } = item;
   if (![ref.studyInstanceUID, ref.seriesInstanceUID, ref.sopInstanceUID].every(isUid)) {
     throw new VeilError('VEIL_E_UID_INVALID', 'The reveal job names an invalid UID.');
   }
   if (path.dirname(path.resolve(outPath)) !== ctx.layout.outgoing) {
     throw new VeilError('VEIL_E_USAGE', 'Reveal output must go to the spool outgoing folder.');
   }
+  if (render !== undefined && !isRenderSpec(render)) {
+    throw new VeilError('VEIL_E_USAGE', 'The reveal job asks for an invalid rendering.');
+  }
+}
+
+function isRenderSpec(r: RenderSpec): boolean {
+  const side = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_VIEWPORT;
+  return (
+    Number.isSafeInteger(r.frame) &&
+    r.frame >= 1 &&
+    (r.window === undefined ||
+      (Number.isFinite(r.window.center) &&
+        Number.isFinite(r.window.width) &&
+        r.window.width >= 1)) &&
+    (r.viewport === undefined || (side(r.viewport.width) && side(r.viewport.height)))
+  );
 }
 
 /** Checks a reveal item, then reads its object from the archive. */
@@ -247,8 +268,20 @@ async function revealInto(
     result.bytes.fill(0);
     throw err;
   }
-  await writeOutgoing(path.resolve(item.outPath), result.bytes);
-  return result.bytes.length;
+  if (item.render === undefined) {
+    await writeOutgoing(path.resolve(item.outPath), result.bytes);
+    return result.bytes.length;
+  }
+  // A rendered frame instead of the instance: drawn here, in the worker, off the gateway's thread.
+  try {
+    const revealed = parsePart10(result.bytes);
+    const { frame, ...options } = item.render;
+    const png = renderFrame(revealed.dataset, revealed.transferSyntaxUID, frame, options);
+    await writeOutgoing(path.resolve(item.outPath), png);
+    return png.length;
+  } finally {
+    result.bytes.fill(0);
+  }
 }
 
 /**

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { InstanceRef, SeriesRef } from '../archive/archive';
 import type { Logger } from '../log';
-import type { AuditLog, Retrieved, Retriever } from './contracts';
+import type { AuditLog, RetrieveOptions, Retrieved, Retriever } from './contracts';
 import {
   MAX_REVEAL_BATCH,
   type RevealItem,
@@ -95,7 +95,11 @@ export class QueueRetriever implements Retriever {
     );
   }
 
-  async *retrieve(refs: readonly InstanceRef[], requestedBy: string): AsyncIterable<Retrieved> {
+  async *retrieve(
+    refs: readonly InstanceRef[],
+    requestedBy: string,
+    options: RetrieveOptions = {},
+  ): AsyncIterable<Retrieved> {
     const batches = planRevealJobs(refs, {
       maxInFlight: this.maxInFlight,
       batchSize: this.batchSize,
@@ -125,7 +129,7 @@ export class QueueRetriever implements Retriever {
         ready.length < this.batchSize * this.maxInFlight
       ) {
         running += 1;
-        void this.runBatch(batches[next++]!, requestedBy, deliver).then(() => {
+        void this.runBatch(batches[next++]!, requestedBy, deliver, options).then(() => {
           running -= 1;
           launch();
           wake?.();
@@ -160,10 +164,15 @@ export class QueueRetriever implements Retriever {
     batch: Batch,
     requestedBy: string,
     deliver: (item: Retrieved) => void,
+    options: RetrieveOptions,
   ): Promise<void> {
     const items: RevealItem[] = batch.refs.map((ref) => ({
       ref,
-      outPath: path.join(this.o.layout.outgoing, `${sortableUniq()}.dcm`),
+      outPath: path.join(
+        this.o.layout.outgoing,
+        `${sortableUniq()}.${options.render ? 'png' : 'dcm'}`,
+      ),
+      ...(options.render ? { render: options.render } : {}),
     }));
     const jobId = `reveal-${sortableUniq()}`;
     return new Promise<void>((resolve) => {

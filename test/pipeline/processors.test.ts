@@ -37,6 +37,7 @@ import { type WorkerContext, createWorkerContext } from '../../src/pipeline/work
 import { generateCtSeries } from '../../samples/generate';
 import { assertSameInstance } from '../helpers/compare';
 import { syntheticInstance } from '../helpers/synthetic';
+import { decodePng } from '../helpers/images';
 import { tempDir } from '../helpers/tools';
 import { startTestRedis, testConfig, uniqueNaming } from './harness';
 import { Tags, parsePart10 } from '../../src/dicom';
@@ -284,6 +285,54 @@ describe('pipeline/processors (Redis, filesystem archive, SQLite catalogue)', fu
     );
     assert.deepEqual(readdirSync(ctx.layout.outgoing), ['blocked.dcm']);
     rmSync(blocked, { recursive: true });
+  });
+
+  it('renders a frame as PNG in the worker when the item asks, and refuses a malformed rendering for good', async () => {
+    const original = syntheticInstance({
+      sopInstanceUID: '1.2.826.0.1.3680043.99.8',
+      rows: 16,
+      columns: 24,
+      frames: 2,
+      bitsAllocated: 8,
+    });
+    const ref = refOf(original);
+    await processProtect(ctx, { id: 'j10', data: await spool(original), attemptsMade: 0 });
+    const outPath = path.join(ctx.layout.outgoing, 'frame.png');
+    const render = { frame: 2, viewport: { width: 12, height: 12 } };
+    const { bytes } = await processReveal(ctx, {
+      data: { ref, outPath, requestedBy: 'WS', render },
+      attemptsMade: 0,
+    });
+    const png = readFileSync(outPath);
+    assert.equal(bytes, png.length);
+    const picture = decodePng(png);
+    assert.deepEqual([picture.width, picture.height, picture.channels], [12, 8, 1]);
+    // 8-bit MONOCHROME2 without a window is shown as stored: the picture samples frame 2.
+    const frame2 = parsePart10(original).dataset.get(Tags.PixelData)!.value!.subarray(384, 768);
+    assert.equal(picture.data[0], frame2[1 * 24 + 1]);
+    rmSync(outPath);
+    for (const bad of [
+      { frame: 0 },
+      { frame: 1, viewport: { width: 0, height: 5 } },
+      { frame: 1, window: { center: 1, width: 0 } },
+    ]) {
+      await assert.rejects(
+        processReveal(ctx, {
+          data: { ref, outPath, requestedBy: 'WS', render: bad },
+          attemptsMade: 0,
+        }),
+        (err) => err instanceof UnrecoverableError && /^VEIL_E_USAGE/.test(err.message),
+        JSON.stringify(bad),
+      );
+    }
+    await assert.rejects(
+      processReveal(ctx, {
+        data: { ref, outPath, requestedBy: 'WS', render: { frame: 3 } },
+        attemptsMade: 0,
+      }),
+      (err) => err instanceof UnrecoverableError && /^VEIL_E_NOT_FOUND/.test(err.message),
+    );
+    assert.equal(existsSync(outPath), false);
   });
 
   it('refuses to reveal tampered pixels, unknown instances and paths outside outgoing/', async () => {
