@@ -5,10 +5,11 @@
  * dimse.destinations), sends N-EVENT-REPORT: committed are the instances that are protected and
  * stored in the archive (catalogue state 'archived'), failed are those that failed protection,
  * that were sent under another SOP class, or that are still not archived when
- * dimse.storageCommitment.timeoutSeconds has passed. A modality may then delete its copies of the
+ * dimse.storageCommitmentTimeoutSeconds has passed. A modality may then delete its copies of the
  * committed ones. Pending transactions are kept in the catalogue, so a restart resumes them.
  */
 import { Dataset, constants, requests } from 'dcmjs-dimse';
+import { isUid } from '../archive/archive';
 import { VeilError } from '../errors';
 import type { Catalogue, PendingCommitment } from '../index/catalogue';
 import type { Logger } from '../log';
@@ -34,8 +35,6 @@ export const MAX_COMMITMENT_ITEMS = 10_000;
 /** Most transactions waiting for their report at once. */
 export const MAX_PENDING_TRANSACTIONS = 1_000;
 
-const UID = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*$/;
-
 /** One referenced instance: its SOP class and instance UIDs. */
 export interface CommitmentItem {
   sopClassUID: string;
@@ -59,7 +58,7 @@ const invalid = (message: string) => new VeilError('VEIL_E_COMMITMENT_INVALID', 
 
 function uidOf(value: unknown, what: string): string {
   const text = typeof value === 'string' ? value.replace(/[\0 ]+$/, '') : '';
-  if (text.length === 0 || text.length > 64 || !UID.test(text)) {
+  if (!isUid(text)) {
     throw invalid(`The storage commitment request has no valid ${what}.`);
   }
   return text;
