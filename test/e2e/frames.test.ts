@@ -7,8 +7,10 @@
  * thumbnails (PNG) are compared with DCMTK's dcm2pnm rendering of the original.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { chromium } from 'playwright-core';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { bearer, startGateway, type TestGateway } from '../api/harness';
 import { multipartBody, readParts, type ReceivedPart } from '../api/multipart-helpers';
@@ -54,10 +56,16 @@ function instanceOf(file: string): Instance {
   };
 }
 
+/** The web origin of a local page server. */
+function originOf(server: http.Server): string {
+  return `http://127.0.0.1:${(server.address() as import('node:net').AddressInfo).port}`;
+}
+
 describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redis-server, Orthanc)', function () {
   this.timeout(240_000);
   let gw: TestGateway;
   let orthanc: RunningOrthanc;
+  const pageServers: http.Server[] = [];
   const corpus = pydicomCorpusDir();
   const files = [
     path.join(SAMPLES, 'us-rgb-multiframe.dcm'),
@@ -86,7 +94,17 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
 
   before(async () => {
     orthanc = await startOrthanc();
-    gw = await startGateway({ VEIL_HTTP__CORS_ORIGINS: JSON.stringify([VIEWER]) });
+    // Two web origins serving an empty page: one allowed by http.corsOrigins, one not.
+    for (const _ of [0, 1]) {
+      const server = http.createServer((_req, res) =>
+        res.end('<!doctype html><title>viewer</title>'),
+      );
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      pageServers.push(server);
+    }
+    gw = await startGateway({
+      VEIL_HTTP__CORS_ORIGINS: JSON.stringify([VIEWER, originOf(pageServers[0]!)]),
+    });
     const { body, contentType } = multipartBody(instances.map((i) => ({ bytes: i.bytes })));
     const stow = await fetch(`${gw.url}/dicom-web/studies`, {
       method: 'POST',
@@ -107,6 +125,7 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
   after(async () => {
     await gw?.close();
     await orthanc?.stop();
+    for (const server of pageServers) server.close();
   });
 
   it('answers every frame of every instance with the bytes Orthanc answers for the original', async () => {
@@ -395,6 +414,54 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
     await unknown.arrayBuffer();
     assert.equal((await get('&contentType=application/dicom', {})).res.status, 401);
     assert.equal((await get('&contentType=application/dicom', bearer('modality'))).res.status, 403);
+  });
+
+  it('serves a page in real Chromium on an allowed origin (CORS preflight with the token), and not on another', async () => {
+    const profile = tempDir('veil-chromium-');
+    const context = await chromium.launchPersistentContext(profile.dir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const ct = instances.find((i) => i.name === 'ct-slice.dcm')!;
+      const fetchFrom = async (origin: string) => {
+        const page = await context.newPage();
+        await page.goto(`${origin}/`);
+        return page.evaluate(
+          async ({ url, authorization, accept }) => {
+            try {
+              const res = await fetch(url, { headers: { authorization, accept } });
+              const body = await res.arrayBuffer();
+              return `${res.status} ${body.byteLength} ${res.headers.get('content-type')}`;
+            } catch (err) {
+              return `blocked: ${(err as Error).name}`;
+            }
+          },
+          {
+            url: `${gw.url}/dicom-web${ct.path}/frames/1`,
+            authorization: bearer('workstation').authorization!,
+            accept: ANY_SYNTAX,
+          },
+        );
+      };
+      const allowed = await fetchFrom(originOf(pageServers[0]!));
+      assert.match(allowed, /^200 \d+ multipart\/related; type="application\/octet-stream"/);
+      assert.ok(Number(allowed.split(' ')[1]) > 512 * 512 * 2, 'the frame itself was read');
+      assert.equal(await fetchFrom(originOf(pageServers[1]!)), 'blocked: TypeError');
+    } finally {
+      await context.close();
+      profile.cleanup();
+    }
   });
 
   it('keeps the frames behind the workstation role', async () => {
