@@ -136,6 +136,17 @@ export function mountAdmin(
   api.get('/instances/counts', (_req, res) => {
     res.json(deps.catalogue.counts());
   });
+  // Storage commitment transactions still waiting for their report: UIDs and counts, no patient data.
+  api.get('/storage-commitments', (_req, res) => {
+    res.json({
+      pending: deps.catalogue.pendingCommitments().map((c) => ({
+        callingAeTitle: c.callingAeTitle,
+        transactionUID: c.transactionUID,
+        instances: c.items.length,
+        deadline: new Date(c.deadline).toISOString(),
+      })),
+    });
+  });
   api.use(analysisRouter(deps));
   app.use('/admin/api', api);
 }

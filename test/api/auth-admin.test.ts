@@ -49,6 +49,7 @@ const ROUTES: { method: 'GET' | 'POST'; path: string; roles: Role[] }[] = [
   { method: 'GET', path: '/admin/api/jobs?state=failed', roles: [] },
   { method: 'POST', path: '/admin/api/jobs/protect/nope/retry', roles: [] },
   { method: 'GET', path: '/admin/api/instances/counts', roles: [] },
+  { method: 'GET', path: '/admin/api/storage-commitments', roles: [] },
 ];
 
 describe('api/auth and admin (redis-server)', function () {
@@ -211,6 +212,26 @@ describe('api/auth and admin (redis-server)', function () {
       await call('GET', '/admin/api/instances/counts', bearer('admin'))
     ).json()) as Record<string, number>;
     assert.deepEqual(Object.keys(counts).sort(), ['archived', 'failed', 'received']);
+    gw.deps.catalogue.saveCommitment({
+      callingAeTitle: 'MODALITY',
+      transactionUID: '2.25.31',
+      items: [{ sopClassUID: '1.2.840.10008.5.1.4.1.1.2', sopInstanceUID: '2.25.32' }],
+      deadline: Date.UTC(2030, 0, 1),
+    });
+    const pending = await (
+      await call('GET', '/admin/api/storage-commitments', bearer('admin'))
+    ).json();
+    assert.deepEqual(pending, {
+      pending: [
+        {
+          callingAeTitle: 'MODALITY',
+          transactionUID: '2.25.31',
+          instances: 1,
+          deadline: '2030-01-01T00:00:00.000Z',
+        },
+      ],
+    });
+    gw.deps.catalogue.removeCommitment('MODALITY', '2.25.31');
   });
 
   it('serves /healthz and /readyz without a token; /readyz is 503 naming the failing check', async () => {
