@@ -137,7 +137,7 @@ describe('faults/hostile UIDs at every door (redis-server, DCMTK)', function () 
     );
   }
 
-  it('answers WADO-RS and QIDO-RS path segments that are not UIDs with 400 VEIL_E_UID_INVALID', async () => {
+  it('answers WADO-RS, WADO-URI and QIDO-RS path segments that are not UIDs with 400 VEIL_E_UID_INVALID', async () => {
     const patterns = [
       '/dicom-web/studies/:u',
       '/dicom-web/studies/:u/metadata',
@@ -148,6 +148,12 @@ describe('faults/hostile UIDs at every door (redis-server, DCMTK)', function () 
       `/dicom-web/studies/${GOOD}/series/:u/instances`,
       `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u`,
       `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/metadata`,
+      `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/frames/1`,
+      `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/frames/1/rendered`,
+      `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/rendered`,
+      `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/thumbnail`,
+      `/dicom-web/studies/${GOOD}/series/${GOOD}/instances/:u/bulk/7FE00010`,
+      `/wado?requestType=WADO&studyUID=${GOOD}&seriesUID=${GOOD}&contentType=application/dicom&objectUID=:u`,
     ];
     let checked = 0;
     for (const pattern of patterns) {
