@@ -11,7 +11,7 @@
 import { Dataset, constants, requests } from 'dcmjs-dimse';
 import { isUid } from '../archive/archive';
 import { VeilError } from '../errors';
-import type { Catalogue, PendingCommitment } from '../index/catalogue';
+import type { Catalogue, InstanceRecord, PendingCommitment } from '../index/catalogue';
 import type { Logger } from '../log';
 import { resolveMoveDestination } from './retrieve-scope';
 import { STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH } from './sop-classes';
@@ -34,6 +34,14 @@ export const FailureReason = {
 export const MAX_COMMITMENT_ITEMS = 10_000;
 /** Most transactions waiting for their report at once. */
 export const MAX_PENDING_TRANSACTIONS = 1_000;
+/** Most instances still on their way, over all waiting transactions. */
+export const MAX_PENDING_ITEMS = 100_000;
+/**
+ * Catalogue look-ups per poll interval over all waiting transactions: a transaction's next look is
+ * put off in proportion to what all of them still wait for, so the gateway's thread spends a
+ * bounded time (~1,000 indexed reads a second) however much is pending.
+ */
+const LOOKUPS_PER_POLL = 1_000;
 
 /** One referenced instance: its SOP class and instance UIDs. */
 export interface CommitmentItem {
@@ -94,11 +102,28 @@ export function parseCommitmentRequest(
 }
 
 /**
- * Where each item stands now: committed when archived under the same SOP class, failed when it
- * failed protection or names another class; undefined while any item is still on its way.
- * With `final` (the wait is over) an item still on its way fails too: unknown ones as no such
- * instance, received but not yet archived ones as a processing failure.
+ * What the report says of one item given its catalogue record: 'committed' when archived under
+ * the same SOP class, a Failure Reason when it failed protection or names another class, undefined
+ * while it is still on its way. With `final` (the wait is over) an item still on its way fails
+ * too: an unknown one as no such instance, a received but unarchived one as a processing failure.
  */
+export function itemOutcome(
+  record: InstanceRecord | undefined,
+  item: CommitmentItem,
+  final: boolean,
+): 'committed' | number | undefined {
+  if (record !== undefined && record.sopClassUID !== item.sopClassUID) {
+    return FailureReason.ClassInstanceConflict;
+  }
+  if (record?.state === 'archived') return 'committed';
+  if (record?.state === 'failed') return FailureReason.ProcessingFailure;
+  if (!final) return undefined;
+  return record === undefined
+    ? FailureReason.NoSuchObjectInstance
+    : FailureReason.ProcessingFailure;
+}
+
+/** The report of a transaction, or undefined while any item is still on its way (see itemOutcome). */
 export function commitmentReport(
   catalogue: Pick<Catalogue, 'get'>,
   request: CommitmentRequest,
@@ -110,24 +135,10 @@ export function commitmentReport(
     failed: [],
   };
   for (const item of request.items) {
-    const record = catalogue.get(item.sopInstanceUID);
-    if (record !== undefined && record.sopClassUID !== item.sopClassUID) {
-      report.failed.push({ ...item, reason: FailureReason.ClassInstanceConflict });
-    } else if (record?.state === 'archived') {
-      report.committed.push(item);
-    } else if (record?.state === 'failed') {
-      report.failed.push({ ...item, reason: FailureReason.ProcessingFailure });
-    } else if (!final) {
-      return undefined;
-    } else {
-      report.failed.push({
-        ...item,
-        reason:
-          record === undefined
-            ? FailureReason.NoSuchObjectInstance
-            : FailureReason.ProcessingFailure,
-      });
-    }
+    const outcome = itemOutcome(catalogue.get(item.sopInstanceUID), item, final);
+    if (outcome === undefined) return undefined;
+    if (outcome === 'committed') report.committed.push(item);
+    else report.failed.push({ ...item, reason: outcome });
   }
   return report;
 }
@@ -184,6 +195,8 @@ export interface StorageCommitmentOptions {
 /** The gateway's pending storage commitment transactions: one timer each, reported once. */
 export class StorageCommitments {
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  /** Per waiting transaction, how many of its instances are still on their way. */
+  private readonly unsettled = new Map<string, number>();
   private closed = false;
 
   constructor(private readonly o: StorageCommitmentOptions) {}
@@ -225,6 +238,12 @@ export class StorageCommitments {
       throw new VeilError('VEIL_E_BUSY', 'Too many storage commitment requests are pending.');
     }
     if (this.pending.has(keyOf(callingAeTitle, request.transactionUID))) return; // asked again: one report
+    if (this.unsettledItems() + request.items.length > MAX_PENDING_ITEMS) {
+      throw new VeilError(
+        'VEIL_E_BUSY',
+        'Too many instances are waiting for storage commitment; ask again later.',
+      );
+    }
     const commitment: PendingCommitment = {
       callingAeTitle,
       transactionUID: request.transactionUID,
@@ -240,6 +259,13 @@ export class StorageCommitments {
     return this.pending.size;
   }
 
+  /** Instances still on their way, over all waiting transactions. */
+  unsettledItems(): number {
+    let n = 0;
+    for (const count of this.unsettled.values()) n += count;
+    return n;
+  }
+
   /** Stops looking; pending transactions stay in the catalogue for the next start to resume. */
   close(): void {
     this.closed = true;
@@ -251,21 +277,27 @@ export class StorageCommitments {
       );
     }
     this.pending.clear();
+    this.unsettled.clear();
   }
 
   private schedule(commitment: PendingCommitment, destination: Destination): void {
     const key = keyOf(commitment.callingAeTitle, commitment.transactionUID);
+    // Only the items still on their way are looked up again; the report reads them all once.
+    let waiting = commitment.items;
+    this.unsettled.set(key, waiting.length);
     const look = (): void => {
       if (this.closed) return;
-      const report = commitmentReport(
-        this.o.catalogue,
-        commitment,
-        Date.now() >= commitment.deadline,
+      waiting = waiting.filter(
+        (item) => itemOutcome(this.o.catalogue.get(item.sopInstanceUID), item, false) === undefined,
       );
-      if (report === undefined) {
-        this.pending.set(key, setTimeout(look, this.o.pollMs ?? 1000));
+      this.unsettled.set(key, waiting.length);
+      if (waiting.length > 0 && Date.now() < commitment.deadline) {
+        const spread = Math.max(1, Math.ceil(this.unsettledItems() / LOOKUPS_PER_POLL));
+        this.pending.set(key, setTimeout(look, (this.o.pollMs ?? 1000) * spread));
         return;
       }
+      this.unsettled.delete(key);
+      const report = commitmentReport(this.o.catalogue, commitment, true)!;
       void this.deliver(destination, report).then((settled) => {
         this.pending.delete(key);
         // Reported, or given up after the last attempt: forgotten. Interrupted by a shutdown:

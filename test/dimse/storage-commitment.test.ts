@@ -9,6 +9,7 @@ import {
   EventType,
   FailureReason,
   MAX_COMMITMENT_ITEMS,
+  MAX_PENDING_ITEMS,
   StorageCommitments,
   commitmentReport,
   eventReportRequest,
@@ -221,6 +222,42 @@ describe('dimse/storage-commitment', () => {
     for (let i = 0; i < 100 && catalogue.pendingCommitments().length > 0; i++)
       await new Promise((r) => setTimeout(r, 20));
     assert.deepEqual(catalogue.pendingCommitments(), []);
+    commitments.close();
+  });
+
+  it('looks up again only the instances still on their way, and bounds what may wait', async () => {
+    const rows: Record<string, Partial<InstanceRecord>> = { '2.25.10': { state: 'archived' } };
+    const base = catalogueOf(rows);
+    const looked: string[] = [];
+    const catalogue = { ...base, get: (sop: string) => (looked.push(sop), base.get(sop)) };
+    const commitments = new StorageCommitments({
+      catalogue,
+      log: silentLogger,
+      aeTitle: 'VEIL',
+      destinations: ['MODALITY@127.0.0.1:1'],
+      timeoutSeconds: 3600,
+      associationTimeoutSeconds: 1,
+      pollMs: 10,
+      attempts: 1,
+    });
+    const items = ['2.25.10', '2.25.11'].map((sopInstanceUID) => ({
+      sopClassUID: CT,
+      sopInstanceUID,
+    }));
+    commitments.accept('MODALITY', { transactionUID: '2.25.1', items });
+    for (let i = 0; i < 100 && looked.length < 6; i++) await new Promise((r) => setTimeout(r, 10));
+    // The first look reads both; later looks read only the one not yet archived.
+    assert.deepEqual(looked.slice(0, 4), ['2.25.10', '2.25.11', '2.25.11', '2.25.11']);
+    assert.equal(commitments.unsettledItems(), 1);
+    const many = Array.from({ length: MAX_PENDING_ITEMS }, (_, i) => ({
+      sopClassUID: CT,
+      sopInstanceUID: `2.25.5${i}`,
+    }));
+    assert.equal(
+      code(() => commitments.accept('MODALITY', { transactionUID: '2.25.2', items: many })),
+      'VEIL_E_BUSY',
+      'over the bound of instances waiting',
+    );
     commitments.close();
   });
 
