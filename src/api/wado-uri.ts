@@ -9,19 +9,11 @@ import { Router, type Request, type RequestHandler, type Response } from 'expres
 import { isUid } from '../archive/archive';
 import { VeilError } from '../errors';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
-import { principalOf } from './auth';
 import { parseFrameList } from './frames';
 import { parseMediaType } from './media-type';
 import { type RenderOptions, singleParam } from './rendered';
 import type { Role } from './tokens';
-import {
-  type Failure,
-  auditTransfer,
-  refOf,
-  sendAllFailed,
-  sendRendered,
-  streamFile,
-} from './wado';
+import { deliverOne, refOf, sendRendered, streamFile } from './wado';
 
 const badRequest = (message: string) => new VeilError('VEIL_E_HTTP_BAD_REQUEST', message);
 
@@ -149,33 +141,14 @@ export function wadoUriRouter(
         'The instance is delivered in the transfer syntax it was received in; Veil does not transcode.',
       );
     }
-    const failures: Failure[] = [];
-    let delivered = false;
-    try {
-      for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
-        if (!item.ok) {
-          failures.push(item);
-          continue;
-        }
-        try {
-          res
-            .status(200)
-            .setHeader('Content-Type', 'application/dicom')
-            .setHeader('Content-Length', String(item.bytes));
-          await streamFile(res, item.path, item.bytes, {});
-          delivered = !res.destroyed;
-        } finally {
-          await item.release();
-        }
-      }
-    } finally {
-      auditTransfer(deps, req, res, refs, delivered ? [refs[0]!.sopInstanceUID] : [], failures);
-    }
-    if (failures.length > 0 && !res.headersSent) {
-      sendAllFailed(res, failures);
-      return;
-    }
-    res.end();
+    await deliverOne(deps, req, res, refs, async (file) => {
+      res
+        .status(200)
+        .setHeader('Content-Type', 'application/dicom')
+        .setHeader('Content-Length', String(file.bytes));
+      await streamFile(res, file.path, file.bytes, {});
+      res.end();
+    });
   });
   return router;
 }

@@ -14,7 +14,7 @@ import { isEncapsulated } from '../dicom/transfer-syntax';
 import { ERROR_CODES, VeilError, type ErrorCode } from '../errors';
 import type { InstanceRecord } from '../index/catalogue';
 import { closing, newBoundary, partHead } from '../http/multipart';
-import type { Retrieved } from '../pipeline/contracts';
+import type { RetrieveOptions, Retrieved } from '../pipeline/contracts';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { principalOf } from './auth';
 import { dataSetToJson, isBinaryVr, tagKey } from './dicom-json';
@@ -139,7 +139,11 @@ export function sendAllFailed(res: Response, failures: Failure[]): void {
   const status = first in ERROR_CODES ? ERROR_CODES[first as ErrorCode].http : 500;
   res.status(status).json({
     code: first,
-    message: `None of the ${failures.length} instances could be revealed`,
+    // One instance: the worker's own message (no patient data), e.g. why a frame cannot be drawn.
+    message:
+      failures.length === 1
+        ? failures[0]!.message
+        : `None of the ${failures.length} instances could be revealed`,
     failed: failuresBody(failures),
   });
 }
@@ -194,57 +198,67 @@ export function auditTransfer(
 }
 
 /**
- * Reveals the one instance of `refs` and hands its parsed bytes to `use` (which may throw a
- * VeilError: audited as not delivered, answered by the error handler). Resolves with what `use`
- * made, or undefined once the failure status was sent (nothing revealed). The caller audits the
- * delivery.
+ * Has a worker reveal the one instance of `refs` (or render a frame of it, `options.render`) and
+ * hands its file to `send`, which answers the request (or throws a VeilError before answering:
+ * the error handler answers then). Audits the retrieval either way: the instance as delivered once
+ * `send` finished with the client still there, or nothing with the first failure. When no file
+ * came back, answers with the first failure's status.
  */
-async function revealOne<T>(
+export async function deliverOne(
   deps: GatewayDeps,
   req: Request,
   res: Response,
   refs: InstanceRef[],
-  use: (parsed: ReturnType<typeof parsePart10>) => T,
-): Promise<{ sopInstanceUID: string; value: T } | undefined> {
+  send: (file: Extract<Retrieved, { ok: true }>) => Promise<void>,
+  options: RetrieveOptions = {},
+): Promise<void> {
   const failures: Failure[] = [];
-  let answer: { sopInstanceUID: string; value: T } | undefined;
+  let delivered = false;
+  let audited = false;
+  // Once, as soon as the outcome is known (before the revealed file is removed).
+  const audit = (): void => {
+    if (audited) return;
+    audited = true;
+    auditTransfer(deps, req, res, refs, delivered ? [refs[0]!.sopInstanceUID] : [], failures);
+  };
   try {
-    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name)) {
+    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name, options)) {
       if (!item.ok) {
         failures.push(item);
         continue;
       }
       try {
-        const parsed = parsePart10(await fs.promises.readFile(item.path));
-        answer = { sopInstanceUID: item.ref.sopInstanceUID, value: use(parsed) };
+        await send(item);
+        delivered = !res.destroyed;
+        audit();
       } finally {
         await item.release();
       }
     }
-  } catch (err) {
-    auditTransfer(deps, req, res, refs, [], failures);
-    throw err;
+  } finally {
+    audit();
   }
-  if (answer === undefined) {
-    auditTransfer(deps, req, res, refs, [], failures);
-    sendAllFailed(res, failures);
-  }
-  return answer;
+  if (!delivered && !res.headersSent) sendAllFailed(res, failures);
 }
 
-/** Refusals of a rendering the worker reports: answered with their own status, not as a reveal failure. */
-const RENDER_REFUSALS = new Set([
-  'VEIL_E_HTTP_NOT_ACCEPTABLE',
-  'VEIL_E_NOT_FOUND',
-  'VEIL_E_DICOM_MALFORMED',
-  'VEIL_E_DICOM_BAD_GEOMETRY',
-]);
+/** deliverOne with the revealed instance read and parsed (frames and bulk data cut from it). */
+function deliverParsed(
+  deps: GatewayDeps,
+  req: Request,
+  res: Response,
+  refs: InstanceRef[],
+  send: (parsed: ReturnType<typeof parsePart10>) => Promise<void>,
+): Promise<void> {
+  return deliverOne(deps, req, res, refs, async (file) =>
+    send(parsePart10(await fs.promises.readFile(file.path))),
+  );
+}
 
 /**
  * Has a worker reveal the one instance of `records` and render frame `spec.frame` of it (the PNG
- * is drawn in the worker child, never on this thread), then sends the PNG and audits. What the
- * catalogue already tells (compressed pixels, a frame beyond the last, 1- or 32-bit samples) is
- * refused before anything is revealed.
+ * is drawn in the worker child, never on this thread), then sends the PNG. What the catalogue
+ * already tells (compressed pixels, a frame beyond the last, 1- or 32-bit samples) is refused
+ * before anything is revealed; what only the pixels tell comes back as the worker's refusal.
  */
 export async function sendRendered(
   deps: GatewayDeps,
@@ -269,35 +283,19 @@ export async function sendRendered(
   if (record.bitsAllocated !== undefined && ![8, 16].includes(record.bitsAllocated)) {
     throw new VeilError('VEIL_E_HTTP_NOT_ACCEPTABLE', 'Veil renders 8- and 16-bit samples only.');
   }
-  const refs = records.map(refOf);
-  const failures: Failure[] = [];
-  let png: Buffer | undefined;
-  try {
-    for await (const item of deps.retriever.retrieve(refs, principalOf(res).name, {
-      render: spec,
-    })) {
-      if (!item.ok) {
-        failures.push(item);
-        continue;
-      }
-      try {
-        png = await fs.promises.readFile(item.path);
-      } finally {
-        await item.release();
-      }
-    }
-  } finally {
-    auditTransfer(deps, req, res, refs, png ? [record.sopInstanceUID] : [], failures);
-  }
-  if (png !== undefined) {
-    res.status(200).type('image/png').send(png);
-    return;
-  }
-  const first = failures[0];
-  if (first !== undefined && RENDER_REFUSALS.has(first.code)) {
-    throw new VeilError(first.code as ErrorCode, first.message);
-  }
-  sendAllFailed(res, failures);
+  await deliverOne(
+    deps,
+    req,
+    res,
+    records.map(refOf),
+    async (file) => {
+      res
+        .status(200)
+        .type('image/png')
+        .send(await fs.promises.readFile(file.path));
+    },
+    { render: spec },
+  );
 }
 
 /** Router for WADO-RS retrieval and metadata, mounted under /dicom-web. */
@@ -453,8 +451,7 @@ export function wadoRouter(
       req.get('accept'),
       isEncapsulated(received) ? received : TransferSyntax.ExplicitVRLittleEndian,
     );
-    const refs = records.map(refOf);
-    const answer = await revealOne(deps, req, res, refs, (parsed) => {
+    await deliverParsed(deps, req, res, records.map(refOf), async (parsed) => {
       const part = negotiateFrames(req.get('accept'), parsed.transferSyntaxUID);
       const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
       const beyond = frameNumbers.find((n) => n > instance.count);
@@ -464,12 +461,12 @@ export function wadoRouter(
           `Frame ${beyond} is beyond the instance's ${instance.count} frames`,
         );
       }
-      return { part, frames: frameNumbers.map((n) => instance.frame(n)) };
+      await sendParts(
+        res,
+        part,
+        frameNumbers.map((n) => instance.frame(n)),
+      );
     });
-    if (answer === undefined) return;
-    const { part, frames: cut } = answer.value;
-    await sendParts(res, part, cut);
-    auditTransfer(deps, req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
   };
 
   /**
@@ -484,8 +481,7 @@ export function wadoRouter(
     }
     const tag = Number.parseInt(key, 16);
     const accept = req.get('accept');
-    const refs = lookup(req).map(refOf);
-    const answer = await revealOne(deps, req, res, refs, (parsed) => {
+    await deliverParsed(deps, req, res, lookup(req).map(refOf), async (parsed) => {
       const el = parsed.dataset.get(tag);
       if (
         el === undefined ||
@@ -494,18 +490,17 @@ export function wadoRouter(
         throw new VeilError('VEIL_E_NOT_FOUND', 'The instance has no bulk data under that tag.');
       }
       const part = negotiateFrames(accept, parsed.transferSyntaxUID);
-      if (el.fragments !== undefined) {
-        const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
-        return {
-          part,
-          parts: Array.from({ length: instance.count }, (_, i) => instance.frame(i + 1)),
-        };
+      if (el.fragments === undefined) {
+        await sendParts(res, part, [[el.value!]]);
+        return;
       }
-      return { part, parts: [[el.value!]] };
+      const instance = framesOf(parsed.dataset, parsed.transferSyntaxUID);
+      await sendParts(
+        res,
+        part,
+        Array.from({ length: instance.count }, (_, i) => instance.frame(i + 1)),
+      );
     });
-    if (answer === undefined) return;
-    await sendParts(res, answer.value.part, answer.value.parts);
-    auditTransfer(deps, req, res, refs, res.destroyed ? [] : [answer.sopInstanceUID], []);
   };
 
   /** /rendered (frame 1, or the one frame of /frames/{n}/rendered) and /thumbnail, as PNG. */
