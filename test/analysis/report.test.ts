@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { analyzeInstance } from '../../src/analysis/analyze-instance';
 import { generateAnalysisKeys } from '../../src/analysis/keys';
 import { crc32, encodePng } from '../../src/analysis/png';
@@ -12,21 +11,10 @@ import {
   renderMarkdown,
   spliceGenerated,
 } from '../../src/analysis/report-markdown';
+import { launchChromium } from '../helpers/chromium';
 import { tempDir } from '../helpers/tools';
 
 const ROOT = path.join(__dirname, '..', '..');
-const CHROMIUM = '/usr/bin/chromium';
-// Debian's chromium, never a downloaded browser; no network, no sync, no GPU.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 describe('analysis/report', function () {
   this.timeout(60000);
@@ -84,12 +72,7 @@ describe('analysis/report', function () {
   it('opens in headless Chromium and shows every image (naturalWidth > 0), screenshot taken', async () => {
     const profile = path.join(tmp.dir, 'chromium-profile');
     mkdirSync(profile);
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_FLAGS,
-      viewport: { width: 1400, height: 1000 },
-    });
+    const context = await launchChromium(profile, { viewport: { width: 1400, height: 1000 } });
     try {
       const page = await context.newPage();
       await page.goto(`file://${path.join(tmp.dir, 'index.html')}`, { waitUntil: 'load' });

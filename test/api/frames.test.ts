@@ -4,20 +4,11 @@ import { MAX_FRAME_LIST, framesOf, negotiateFrames, parseFrameList } from '../..
 import { acceptRendered, fitInside, renderOptions } from '../../src/api/rendered';
 import { parseWadoUri } from '../../src/api/wado-uri';
 import { DataSet, Tags, textElement, usElement } from '../../src/dicom';
-import { isVeilError } from '../../src/errors';
+import { codeOf } from '../helpers/errors';
 
 const NATIVE = '1.2.840.10008.1.2.1';
 const JPEG = '1.2.840.10008.1.2.4.50';
 const MPEG2 = '1.2.840.10008.1.2.4.100';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isVeilError(err) ? err.code : 'not a VeilError';
-  }
-  return undefined;
-}
 
 /** An image data set of `frames` frames, rows x columns, one sample of `bits` bits. */
 function image(rows: number, columns: number, frames: number, bits: 1 | 8 | 16): DataSet {
@@ -39,14 +30,14 @@ describe('api/frames', () => {
     assert.deepEqual(parseFrameList('3,1,3,2'), [3, 1, 2]);
     for (const bad of ['', '0', '01', '-1', '1,', ',1', '1,,2', '1.5', 'a', ' 1', '12345678901']) {
       assert.equal(
-        code(() => parseFrameList(bad)),
+        codeOf(() => parseFrameList(bad)),
         'VEIL_E_HTTP_BAD_REQUEST',
         JSON.stringify(bad),
       );
     }
     const tooMany = Array.from({ length: MAX_FRAME_LIST + 1 }, (_, i) => i + 1).join(',');
     assert.equal(
-      code(() => parseFrameList(tooMany)),
+      codeOf(() => parseFrameList(tooMany)),
       'VEIL_E_HTTP_BAD_REQUEST',
     );
   });
@@ -74,7 +65,7 @@ describe('api/frames', () => {
       'application/dicom',
     ]) {
       assert.equal(
-        code(() => negotiateFrames(accept, NATIVE)),
+        codeOf(() => negotiateFrames(accept, NATIVE)),
         'VEIL_E_HTTP_NOT_ACCEPTABLE',
         accept,
       );
@@ -105,14 +96,14 @@ describe('api/frames', () => {
       'multipart/related; type="image/jls"',
     ]) {
       assert.equal(
-        code(() => negotiateFrames(accept, JPEG)),
+        codeOf(() => negotiateFrames(accept, JPEG)),
         'VEIL_E_HTTP_NOT_ACCEPTABLE',
         accept,
       );
     }
     // No frame media type for video: only octets for a client that takes any syntax.
     assert.equal(
-      code(() => negotiateFrames(undefined, MPEG2)),
+      codeOf(() => negotiateFrames(undefined, MPEG2)),
       'VEIL_E_HTTP_NOT_ACCEPTABLE',
     );
     assert.equal(
@@ -179,12 +170,12 @@ describe('api/frames', () => {
 
   it('refuses an instance without Pixel Data or with short pixels, naming no pixel value', () => {
     assert.equal(
-      code(() => framesOf(image(2, 2, 1, 8), NATIVE)),
+      codeOf(() => framesOf(image(2, 2, 1, 8), NATIVE)),
       'VEIL_E_NOT_FOUND',
     );
     const short = image(2, 2, 2, 8).set({ tag: Tags.PixelData, vr: 'OB', value: Buffer.alloc(6) });
     assert.equal(
-      code(() => framesOf(short, NATIVE)),
+      codeOf(() => framesOf(short, NATIVE)),
       'VEIL_E_DICOM_MALFORMED',
     );
   });
@@ -214,7 +205,7 @@ describe('api/rendered', () => {
       { viewport: '1.5,10' },
     ]) {
       assert.equal(
-        code(() => renderOptions(query)),
+        codeOf(() => renderOptions(query)),
         'VEIL_E_HTTP_BAD_REQUEST',
         JSON.stringify(query),
       );
@@ -230,7 +221,7 @@ describe('api/rendered', () => {
       'image/jpeg, image/png;q=0.5',
     ]) {
       assert.equal(
-        code(() => acceptRendered(accept)),
+        codeOf(() => acceptRendered(accept)),
         undefined,
         String(accept),
       );
@@ -241,7 +232,7 @@ describe('api/rendered', () => {
       'multipart/related; type="image/png"',
     ]) {
       assert.equal(
-        code(() => acceptRendered(accept)),
+        codeOf(() => acceptRendered(accept)),
         'VEIL_E_HTTP_NOT_ACCEPTABLE',
         accept,
       );
@@ -314,7 +305,7 @@ describe('api/wado-uri', () => {
     ];
     for (const [query, expected] of cases) {
       assert.equal(
-        code(() => parseWadoUri(query)),
+        codeOf(() => parseWadoUri(query)),
         expected,
         JSON.stringify(query),
       );

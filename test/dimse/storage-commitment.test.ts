@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { isVeilError } from '../../src/errors';
+import { codeOf } from '../helpers/errors';
 import type { InstanceRecord, PendingCommitment } from '../../src/index/catalogue';
 import { SqliteCatalogue } from '../../src/index/sqlite-catalogue';
 import { silentLogger } from '../../src/log';
@@ -11,6 +12,7 @@ import {
   MAX_COMMITMENT_ITEMS,
   MAX_PENDING_ITEMS,
   StorageCommitments,
+  type StorageCommitmentOptions,
   commitmentReport,
   eventReportRequest,
   parseCommitmentRequest,
@@ -20,15 +22,6 @@ import { requestAssociation } from '../../src/dimse/store-scu';
 
 const CT = '1.2.840.10008.5.1.4.1.1.2';
 const MR = '1.2.840.10008.5.1.4.1.1.4';
-
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return isVeilError(err) ? err.code : 'not a VeilError';
-  }
-  return undefined;
-}
 
 /** A catalogue of a few instances in the given states, keeping commitments in a SQLite catalogue. */
 function catalogueOf(rows: Record<string, Partial<InstanceRecord>>) {
@@ -40,6 +33,22 @@ function catalogueOf(rows: Record<string, Partial<InstanceRecord>>) {
     removeCommitment: (ae: string, uid: string) => store.removeCommitment(ae, uid),
     pendingCommitments: () => store.pendingCommitments(),
   };
+}
+
+/** Pending commitments over `catalogue`, reporting to MODALITY at 127.0.0.1:1 (where nothing listens). */
+function commitmentsOver(
+  catalogue: StorageCommitmentOptions['catalogue'],
+  options: Partial<StorageCommitmentOptions> = {},
+): StorageCommitments {
+  return new StorageCommitments({
+    catalogue,
+    log: silentLogger,
+    aeTitle: 'VEIL',
+    destinations: ['MODALITY@127.0.0.1:1'],
+    timeoutSeconds: 3600,
+    associationTimeoutSeconds: 1,
+    ...options,
+  });
 }
 
 const item = (sopInstanceUID: string, sopClassUID = CT) => ({
@@ -79,18 +88,20 @@ describe('dimse/storage-commitment', () => {
     ];
     for (const elements of bad) {
       assert.equal(
-        code(() => parseCommitmentRequest(elements)),
+        codeOf(() => parseCommitmentRequest(elements)),
         'VEIL_E_COMMITMENT_INVALID',
         JSON.stringify(elements),
       );
     }
     assert.equal(
-      code(() => parseCommitmentRequest(undefined)),
+      codeOf(() => parseCommitmentRequest(undefined)),
       'VEIL_E_COMMITMENT_INVALID',
     );
     const many = Array.from({ length: MAX_COMMITMENT_ITEMS + 1 }, (_, i) => item(`2.25.${i + 1}`));
     assert.equal(
-      code(() => parseCommitmentRequest({ TransactionUID: '2.25.1', ReferencedSOPSequence: many })),
+      codeOf(() =>
+        parseCommitmentRequest({ TransactionUID: '2.25.1', ReferencedSOPSequence: many }),
+      ),
       'VEIL_E_BUSY',
     );
   });
@@ -199,14 +210,8 @@ describe('dimse/storage-commitment', () => {
       deadline: 0,
     });
     const reports: string[] = [];
-    const commitments = new StorageCommitments({
-      catalogue,
-      log: silentLogger,
-      aeTitle: 'VEIL',
-      // Nothing listens there: the report is tried once and given up, then forgotten.
-      destinations: ['MODALITY@127.0.0.1:1'],
-      timeoutSeconds: 3600,
-      associationTimeoutSeconds: 1,
+    // Nothing listens at MODALITY's address: the report is tried once and given up, then forgotten.
+    const commitments = commitmentsOver(catalogue, {
       attempts: 1,
       onReport: (outcome) => reports.push(outcome),
     });
@@ -230,16 +235,7 @@ describe('dimse/storage-commitment', () => {
     const base = catalogueOf(rows);
     const looked: string[] = [];
     const catalogue = { ...base, get: (sop: string) => (looked.push(sop), base.get(sop)) };
-    const commitments = new StorageCommitments({
-      catalogue,
-      log: silentLogger,
-      aeTitle: 'VEIL',
-      destinations: ['MODALITY@127.0.0.1:1'],
-      timeoutSeconds: 3600,
-      associationTimeoutSeconds: 1,
-      pollMs: 10,
-      attempts: 1,
-    });
+    const commitments = commitmentsOver(catalogue, { pollMs: 10, attempts: 1 });
     const items = ['2.25.10', '2.25.11'].map((sopInstanceUID) => ({
       sopClassUID: CT,
       sopInstanceUID,
@@ -254,7 +250,7 @@ describe('dimse/storage-commitment', () => {
       sopInstanceUID: `2.25.5${i}`,
     }));
     assert.equal(
-      code(() => commitments.accept('MODALITY', { transactionUID: '2.25.2', items: many })),
+      codeOf(() => commitments.accept('MODALITY', { transactionUID: '2.25.2', items: many })),
       'VEIL_E_BUSY',
       'over the bound of instances waiting',
     );
@@ -263,21 +259,13 @@ describe('dimse/storage-commitment', () => {
 
   it('takes a request only from an AE it can report to, once per transaction, and leaves it for the next start on close', () => {
     const catalogue = catalogueOf({});
-    const commitments = new StorageCommitments({
-      catalogue,
-      log: silentLogger,
-      aeTitle: 'VEIL',
-      destinations: ['MODALITY@127.0.0.1:1'],
-      timeoutSeconds: 3600,
-      associationTimeoutSeconds: 1,
-      pollMs: 60_000,
-    });
+    const commitments = commitmentsOver(catalogue, { pollMs: 60_000 });
     const request = {
       transactionUID: '2.25.1',
       items: [{ sopClassUID: CT, sopInstanceUID: '2.25.9' }],
     };
     assert.equal(
-      code(() => commitments.accept('STRANGER', request)),
+      codeOf(() => commitments.accept('STRANGER', request)),
       'VEIL_E_MOVE_DESTINATION_UNKNOWN',
     );
     commitments.accept('MODALITY', request);
@@ -288,7 +276,7 @@ describe('dimse/storage-commitment', () => {
     assert.equal(commitments.size(), 0);
     assert.equal(catalogue.pendingCommitments().length, 1, 'kept for the next start');
     assert.equal(
-      code(() => commitments.accept('MODALITY', request)),
+      codeOf(() => commitments.accept('MODALITY', request)),
       'VEIL_E_BUSY',
     );
   });

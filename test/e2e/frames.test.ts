@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { bearer, startGateway, type TestGateway } from '../api/harness';
 import { multipartBody, readParts, type ReceivedPart } from '../api/multipart-helpers';
+import { launchChromium } from '../helpers/chromium';
 import { assertSameInstance } from '../helpers/compare';
 import { type Picture, decodePng, decodePnm } from '../helpers/images';
 import { pydicomCorpusDir } from '../helpers/pydicom-corpus';
@@ -418,20 +418,7 @@ describe('e2e/frames (WADO-RS Retrieve Frames, Veil against a real Orthanc; redi
 
   it('serves a page in real Chromium on an allowed origin (CORS preflight with the token), and not on another', async () => {
     const profile = tempDir('veil-chromium-');
-    const context = await chromium.launchPersistentContext(profile.dir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const context = await launchChromium(profile.dir);
     try {
       const ct = instances.find((i) => i.name === 'ct-slice.dcm')!;
       const fetchFrom = async (origin: string) => {

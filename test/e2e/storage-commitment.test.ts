@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Dataset, constants, log as dimseLog, requests } from 'dcmjs-dimse';
-import { CONFIG_DIR } from '../../src/cli/settings';
 import { Tags, parsePart10 } from '../../src/dicom';
 import { STORAGE_COMMITMENT_INSTANCE, STORAGE_COMMITMENT_PUSH } from '../../src/dimse/sop-classes';
-import { silentLogger } from '../../src/log';
-import { type Gateway, startGateway } from '../../src/pipeline/gateway';
+import type { Gateway } from '../../src/pipeline/gateway';
+import { startFaultGateway } from '../faults/gateway-fixture';
 import { type RunningOrthanc, freePort, startOrthanc } from '../helpers/orthanc';
 import { tempDir } from '../helpers/tools';
-import { eventually, testConfig, waitArchived } from '../pipeline/harness';
+import { eventually, waitArchived } from '../pipeline/harness';
 import { dcmtk } from './e2e-tools';
 
 const SAMPLES = path.join(__dirname, '..', '..', 'samples');
@@ -66,7 +65,8 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
   let tmp: ReturnType<typeof tempDir>;
   let orthanc: RunningOrthanc;
   let gateway: Gateway;
-  let config: ReturnType<typeof testConfig>;
+  /** VEIL_* settings of the gateway, the same after its restart. */
+  let settings: Record<string, string>;
   const stored = FILES.map(uidsOf);
 
   /** Orthanc sends the N-ACTION; resolves with the REST path of its report. */
@@ -100,21 +100,13 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
     tmp = tempDir('veil-e2e-commitment-');
     const dimsePort = await freePort();
     orthanc = await startOrthanc({ veil: { aeTitle: 'VEIL', host: '127.0.0.1', port: dimsePort } });
-    config = testConfig(path.join(tmp.dir, 'data'), {
-      VEIL_HTTP__HOST: '127.0.0.1',
-      VEIL_HTTP__PORT: '0',
-      VEIL_DIMSE__HOST: '127.0.0.1',
+    settings = {
       VEIL_DIMSE__PORT: String(dimsePort),
-      VEIL_WORKERS__PROCESSES: '1',
-      VEIL_WORKERS__CONCURRENCY: '2',
       // Orthanc receives its reports here; an instance not archived within 5 s is reported failed.
       VEIL_DIMSE__DESTINATIONS: `${orthanc.aeTitle}@127.0.0.1:${orthanc.dicomPort}`,
       VEIL_DIMSE__STORAGE_COMMITMENT_TIMEOUT_SECONDS: '5',
-    });
-    gateway = await startGateway(config, silentLogger, {
-      configDir: CONFIG_DIR,
-      notice: () => undefined,
-    });
+    };
+    gateway = await startFaultGateway(path.join(tmp.dir, 'data'), settings);
     await dcmtk('storescu', ['-aec', 'VEIL', '127.0.0.1', String(gateway.dimsePort), ...FILES]);
     await waitArchived(
       gateway,
@@ -210,10 +202,7 @@ describe('e2e/storage-commitment (Orthanc as the modality asking for commitment;
       'the transaction kept in the catalogue',
     );
     await gateway.close();
-    gateway = await startGateway(config, silentLogger, {
-      configDir: CONFIG_DIR,
-      notice: () => undefined,
-    });
+    gateway = await startFaultGateway(path.join(tmp.dir, 'data'), settings);
     const report = await reportAt(reportPath);
     assert.equal(report.Status, 'Failure');
     assert.deepEqual(
