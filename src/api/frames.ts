@@ -8,32 +8,11 @@
  */
 import { VeilError } from '../errors';
 import { TransferSyntax, framesOfFragments, readGeometry, type DataSet, Tags } from '../dicom';
-import { isEncapsulated } from '../dicom/transfer-syntax';
+import { frameMediaType, isEncapsulated } from '../dicom/transfer-syntax';
 import { type MediaType, parseAccept } from './media-type';
 
 /** Most frames one request may name: a frame list longer than this is a malformed request. */
 export const MAX_FRAME_LIST = 10_000;
-
-/** The media type of a compressed transfer syntax's frames (PS3.18 Table 8.7.3-5). */
-const FRAME_MEDIA_TYPES: Readonly<Record<string, string>> = {
-  [TransferSyntax.JPEGBaseline8Bit]: 'image/jpeg',
-  [TransferSyntax.JPEGExtended12Bit]: 'image/jpeg',
-  [TransferSyntax.JPEGLossless]: 'image/jpeg',
-  [TransferSyntax.JPEGLosslessSV1]: 'image/jpeg',
-  [TransferSyntax.JPEGLSLossless]: 'image/jls',
-  [TransferSyntax.JPEGLSNearLossless]: 'image/jls',
-  [TransferSyntax.JPEG2000Lossless]: 'image/jp2',
-  [TransferSyntax.JPEG2000]: 'image/jp2',
-  '1.2.840.10008.1.2.4.92': 'image/jpx',
-  '1.2.840.10008.1.2.4.93': 'image/jpx',
-  '1.2.840.10008.1.2.4.110': 'image/jxl',
-  '1.2.840.10008.1.2.4.111': 'image/jxl',
-  '1.2.840.10008.1.2.4.112': 'image/jxl',
-  '1.2.840.10008.1.2.4.201': 'image/jphc',
-  '1.2.840.10008.1.2.4.202': 'image/jphc',
-  '1.2.840.10008.1.2.4.203': 'image/jphc',
-  [TransferSyntax.RLELossless]: 'image/dicom-rle',
-};
 
 const OCTETS = 'application/octet-stream';
 
@@ -93,7 +72,7 @@ export function negotiateFrames(
   transferSyntaxUID: string,
 ): FramePartType {
   const compressed = isEncapsulated(transferSyntaxUID);
-  const ownType = compressed ? FRAME_MEDIA_TYPES[transferSyntaxUID] : OCTETS;
+  const ownType = compressed ? frameMediaType(transferSyntaxUID) : OCTETS;
   const nativeSyntax = TransferSyntax.ExplicitVRLittleEndian;
   for (const m of parseAccept(accept)) {
     const ts = m.params['transfer-syntax'];

@@ -66,3 +66,29 @@ export function isKnownTransferSyntax(uid: string): boolean {
 export function transferSyntaxName(uid: string): string {
   return NATIVE[uid] ?? ENCAPSULATED[uid] ?? `unknown transfer syntax ${uid}`;
 }
+
+/** The media type of a compressed transfer syntax's frames (PS3.18 Table 8.7.3-5). */
+const FRAME_MEDIA_TYPES: Readonly<Record<string, string>> = {
+  [TransferSyntax.JPEGBaseline8Bit]: 'image/jpeg',
+  [TransferSyntax.JPEGExtended12Bit]: 'image/jpeg',
+  [TransferSyntax.JPEGLossless]: 'image/jpeg',
+  [TransferSyntax.JPEGLosslessSV1]: 'image/jpeg',
+  [TransferSyntax.JPEGLSLossless]: 'image/jls',
+  [TransferSyntax.JPEGLSNearLossless]: 'image/jls',
+  [TransferSyntax.JPEG2000Lossless]: 'image/jp2',
+  [TransferSyntax.JPEG2000]: 'image/jp2',
+  '1.2.840.10008.1.2.4.92': 'image/jpx',
+  '1.2.840.10008.1.2.4.93': 'image/jpx',
+  '1.2.840.10008.1.2.4.110': 'image/jxl',
+  '1.2.840.10008.1.2.4.111': 'image/jxl',
+  '1.2.840.10008.1.2.4.112': 'image/jxl',
+  '1.2.840.10008.1.2.4.201': 'image/jphc',
+  '1.2.840.10008.1.2.4.202': 'image/jphc',
+  '1.2.840.10008.1.2.4.203': 'image/jphc',
+  [TransferSyntax.RLELossless]: 'image/dicom-rle',
+};
+
+/** The media type of a compressed syntax's frames in DICOMweb (image/jpeg...), or undefined (video, deflated frames). */
+export function frameMediaType(uid: string): string | undefined {
+  return Object.hasOwn(FRAME_MEDIA_TYPES, uid) ? FRAME_MEDIA_TYPES[uid] : undefined;
+}
