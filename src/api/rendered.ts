@@ -7,13 +7,6 @@ import { MAX_VIEWPORT, type RenderOptions } from '../analysis/render-frame';
 import { VeilError } from '../errors';
 import { covers, parseAccept } from './media-type';
 
-export {
-  THUMBNAIL_SIDE,
-  type RenderOptions,
-  fitInside,
-  renderFrame,
-} from '../analysis/render-frame';
-
 const badRequest = (message: string) => new VeilError('VEIL_E_HTTP_BAD_REQUEST', message);
 
 /**

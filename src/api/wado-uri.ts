@@ -11,7 +11,8 @@ import { VeilError } from '../errors';
 import type { GatewayDeps } from '../pipeline/gateway-deps';
 import { parseFrameList } from './frames';
 import { parseMediaType } from './media-type';
-import { type RenderOptions, singleParam } from './rendered';
+import type { RenderOptions } from '../analysis/render-frame';
+import { singleParam } from './rendered';
 import type { Role } from './tokens';
 import { deliverOne, refOf, sendRendered, streamFile } from './wado';
 

@@ -1,7 +1,8 @@
 /** WADO-RS Retrieve Frames and Rendered, the pure parts: frame list, Accept, frames, query, scaling. */
 import assert from 'node:assert/strict';
 import { MAX_FRAME_LIST, framesOf, negotiateFrames, parseFrameList } from '../../src/api/frames';
-import { acceptRendered, fitInside, renderOptions } from '../../src/api/rendered';
+import { fitInside } from '../../src/analysis/render-frame';
+import { acceptRendered, renderOptions } from '../../src/api/rendered';
 import { parseWadoUri } from '../../src/api/wado-uri';
 import { DataSet, Tags, textElement, usElement } from '../../src/dicom';
 import { codeOf } from '../helpers/errors';
