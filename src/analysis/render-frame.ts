@@ -35,6 +35,21 @@ export interface RenderSpec extends RenderOptions {
   frame: number;
 }
 
+/** True for a well-formed RenderSpec: a frame from 1, a window of width >= 1, a viewport within MAX_VIEWPORT. */
+export function isRenderSpec(r: RenderSpec): boolean {
+  const side = (n: unknown) =>
+    Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_VIEWPORT;
+  return (
+    Number.isSafeInteger(r.frame) &&
+    r.frame >= 1 &&
+    (r.window === undefined ||
+      (Number.isFinite(r.window.center) &&
+        Number.isFinite(r.window.width) &&
+        r.window.width >= 1)) &&
+    (r.viewport === undefined || (side(r.viewport.width) && side(r.viewport.height)))
+  );
+}
+
 /**
  * Renders frame `frameNumber` (from 1) of a revealed instance as PNG. VEIL_E_NOT_FOUND for a frame
  * beyond the last or no Pixel Data; VEIL_E_HTTP_NOT_ACCEPTABLE for pixels Veil cannot render.

@@ -4,11 +4,11 @@
  * for the requester.
  * Permanent failures become BullMQ UnrecoverableErrors whose reason starts with the error code.
  */
-import { MAX_VIEWPORT, type RenderSpec, renderFrame } from '../analysis/render-frame';
 import { randomUUID } from 'node:crypto';
 import { promises as fs, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { UnrecoverableError } from 'bullmq';
+import { isRenderSpec, renderFrame } from '../analysis/render-frame';
 import { type InstanceRef, isUid } from '../archive/archive';
 import { Tags, parseFileMeta, parsePart10 } from '../dicom';
 import { VeilError, isVeilError } from '../errors';
@@ -231,20 +231,6 @@ function checkItem(ctx: WorkerContext, item: RevealItem): void {
   if (render !== undefined && !isRenderSpec(render)) {
     throw new VeilError('VEIL_E_USAGE', 'The reveal job asks for an invalid rendering.');
   }
-}
-
-function isRenderSpec(r: RenderSpec): boolean {
-  const side = (n: unknown) =>
-    Number.isInteger(n) && (n as number) >= 1 && (n as number) <= MAX_VIEWPORT;
-  return (
-    Number.isSafeInteger(r.frame) &&
-    r.frame >= 1 &&
-    (r.window === undefined ||
-      (Number.isFinite(r.window.center) &&
-        Number.isFinite(r.window.width) &&
-        r.window.width >= 1)) &&
-    (r.viewport === undefined || (side(r.viewport.width) && side(r.viewport.height)))
-  );
 }
 
 /** Checks a reveal item, then reads its object from the archive. */
