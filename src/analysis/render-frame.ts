@@ -51,6 +51,56 @@ export function isRenderSpec(r: RenderSpec): boolean {
 }
 
 /**
+ * What decides whether a frame can be rendered. Facts left out are not checked: the gateway knows
+ * fewer of them from the catalogue (before any reveal) than the worker from the pixels.
+ */
+export interface RenderFacts {
+  compressed: boolean;
+  frames?: number;
+  bitsAllocated?: number;
+  bitsStored?: number;
+  photometricInterpretation?: string;
+}
+
+/**
+ * Throws the refusal of rendering frame `frameNumber`: VEIL_E_HTTP_NOT_ACCEPTABLE for pixels Veil
+ * cannot draw (compressed, other colour models, other sample sizes), VEIL_E_NOT_FOUND for a frame
+ * beyond the last.
+ */
+export function assertRenderable(facts: RenderFacts, frameNumber: number): void {
+  if (facts.compressed) {
+    throw new VeilError(
+      'VEIL_E_HTTP_NOT_ACCEPTABLE',
+      'The frames are compressed and Veil does not decode them: retrieve the frames instead.',
+    );
+  }
+  const photometric = facts.photometricInterpretation;
+  if (photometric !== undefined && !RENDERABLE.has(photometric)) {
+    throw new VeilError(
+      'VEIL_E_HTTP_NOT_ACCEPTABLE',
+      `Veil renders MONOCHROME1, MONOCHROME2 and RGB images, not ${photometric}.`,
+    );
+  }
+  if (
+    (facts.bitsAllocated !== undefined &&
+      facts.bitsAllocated !== 8 &&
+      facts.bitsAllocated !== 16) ||
+    (facts.bitsStored !== undefined && facts.bitsStored < ANALYSIS_BITS.min)
+  ) {
+    throw new VeilError(
+      'VEIL_E_HTTP_NOT_ACCEPTABLE',
+      `Veil renders 8- and 16-bit samples of at least ${ANALYSIS_BITS.min} stored bits.`,
+    );
+  }
+  if (facts.frames !== undefined && frameNumber > facts.frames) {
+    throw new VeilError(
+      'VEIL_E_NOT_FOUND',
+      `Frame ${frameNumber} is beyond the instance's ${facts.frames} frames`,
+    );
+  }
+}
+
+/**
  * Renders frame `frameNumber` (from 1) of a revealed instance as PNG. VEIL_E_NOT_FOUND for a frame
  * beyond the last or no Pixel Data; VEIL_E_HTTP_NOT_ACCEPTABLE for pixels Veil cannot render.
  */
@@ -64,41 +114,21 @@ export function renderFrame(
   if (pixels === undefined) {
     throw new VeilError('VEIL_E_NOT_FOUND', 'The instance has no Pixel Data to render.');
   }
-  if (pixels.value === undefined || isEncapsulated(transferSyntaxUID)) {
-    throw new VeilError(
-      'VEIL_E_HTTP_NOT_ACCEPTABLE',
-      'The frames are compressed and Veil does not decode them: retrieve the frames instead.',
-    );
-  }
+  // Fragments (no value) are compressed: refused before the geometry is read.
+  const value = pixels.value;
+  assertRenderable(
+    { compressed: value === undefined || isEncapsulated(transferSyntaxUID) },
+    frameNumber,
+  );
   const geometry = readGeometry(dataset);
-  if (!RENDERABLE.has(geometry.photometricInterpretation)) {
-    throw new VeilError(
-      'VEIL_E_HTTP_NOT_ACCEPTABLE',
-      `Veil renders MONOCHROME1, MONOCHROME2 and RGB images, not ${geometry.photometricInterpretation}.`,
-    );
-  }
-  if (
-    (geometry.bitsAllocated !== 8 && geometry.bitsAllocated !== 16) ||
-    geometry.bitsStored < ANALYSIS_BITS.min
-  ) {
-    throw new VeilError(
-      'VEIL_E_HTTP_NOT_ACCEPTABLE',
-      `Veil renders 8- and 16-bit samples of at least ${ANALYSIS_BITS.min} stored bits.`,
-    );
-  }
-  if (frameNumber > geometry.frames) {
-    throw new VeilError(
-      'VEIL_E_NOT_FOUND',
-      `Frame ${frameNumber} is beyond the instance's ${geometry.frames} frames`,
-    );
-  }
-  if (pixels.value.length < geometry.expectedBytes) {
+  assertRenderable({ compressed: false, ...geometry }, frameNumber);
+  if (value!.length < geometry.expectedBytes) {
     throw new VeilError(
       'VEIL_E_DICOM_MALFORMED',
       'Pixel Data is shorter than Rows x Columns x Samples x Frames.',
     );
   }
-  const plane = readPlane(pixels.value, geometry, frameNumber - 1);
+  const plane = readPlane(value!, geometry, frameNumber - 1);
   // A header window is for greyscale; colour is shown as stored unless the request asks.
   const display =
     geometry.photometricInterpretation === 'RGB'

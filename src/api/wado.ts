@@ -21,7 +21,7 @@ import { dataSetToJson, isBinaryVr, tagKey } from './dicom-json';
 import { dicomWebRoot, retrieveUrl } from './urls';
 import { type FramePartType, framesOf, negotiateFrames, parseFrameList } from './frames';
 import { acceptRendered, renderOptions } from './rendered';
-import { THUMBNAIL_SIDE, type RenderSpec } from '../analysis/render-frame';
+import { THUMBNAIL_SIDE, type RenderSpec, assertRenderable } from '../analysis/render-frame';
 import { covers, parseAccept } from './media-type';
 import { requestLog } from './request-log';
 import type { Role } from './tokens';
@@ -268,21 +268,14 @@ export async function sendRendered(
   spec: RenderSpec,
 ): Promise<void> {
   const record = records[0]!;
-  if (isEncapsulated(record.transferSyntaxUID)) {
-    throw new VeilError(
-      'VEIL_E_HTTP_NOT_ACCEPTABLE',
-      'The frames are compressed and Veil does not decode them: retrieve the frames instead.',
-    );
-  }
-  if (record.numberOfFrames !== undefined && spec.frame > record.numberOfFrames) {
-    throw new VeilError(
-      'VEIL_E_NOT_FOUND',
-      `Frame ${spec.frame} is beyond the instance's ${record.numberOfFrames} frames`,
-    );
-  }
-  if (record.bitsAllocated !== undefined && ![8, 16].includes(record.bitsAllocated)) {
-    throw new VeilError('VEIL_E_HTTP_NOT_ACCEPTABLE', 'Veil renders 8- and 16-bit samples only.');
-  }
+  assertRenderable(
+    {
+      compressed: isEncapsulated(record.transferSyntaxUID),
+      frames: record.numberOfFrames,
+      bitsAllocated: record.bitsAllocated,
+    },
+    spec.frame,
+  );
   await deliverOne(
     deps,
     req,
